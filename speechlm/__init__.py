@@ -1,0 +1,51 @@
+"""speechlm: the package behind the course *Speech Language Pretraining*.
+
+Each module holds one concept, introduced in one notebook; the notebooks
+derive an idea, then call the package, which is the single source of truth.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+from speechlm.utils import cache_dir, get_device, headline, set_seed
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "cache_dir", "get_device", "headline", "set_seed", "setup"]
+
+
+def setup(seed: int = 0, *, device: str | None = None, quiet: bool = False):
+    """Prepare a notebook: seed everything, pick the device, print versions.
+
+    Called by every notebook's setup cell. Returns the ``torch.device``
+    (CPU unless a GPU is present or another device is requested).
+    """
+    set_seed(seed)
+    dev = get_device(device)
+    try:
+        import matplotlib
+
+        matplotlib.rcParams.update({"figure.figsize": (7.0, 2.6), "figure.dpi": 80})
+    except ImportError:
+        pass
+    if not quiet:
+        import numpy
+        import torch
+
+        try:
+            import torchaudio
+
+            ta = torchaudio.__version__
+        except (ImportError, OSError):
+            ta = "missing"
+        print(
+            f"speechlm {__version__} | python {platform.python_version()} | numpy {numpy.__version__}"
+            f" | torch {torch.__version__} | torchaudio {ta} | device {dev} | seed {seed}"
+        )
+    return dev
+
+
+if sys.version_info < (3, 10):  # pragma: no cover - guarded by pyproject too
+    raise ImportError("speechlm needs Python 3.10 or newer")

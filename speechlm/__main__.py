@@ -1,0 +1,5 @@
+"""``python -m speechlm``: see :mod:`speechlm.cli`."""
+
+from speechlm.cli import main
+
+raise SystemExit(main())
