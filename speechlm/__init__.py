@@ -7,7 +7,6 @@ derive an idea, then call the package, which is the single source of truth.
 from __future__ import annotations
 
 import platform
-import sys
 
 from speechlm.utils import cache_dir, get_device, headline, set_seed
 
@@ -45,7 +44,3 @@ def setup(seed: int = 0, *, device: str | None = None, quiet: bool = False):
             f" | torch {torch.__version__} | torchaudio {ta} | device {dev} | seed {seed}"
         )
     return dev
-
-
-if sys.version_info < (3, 10):  # pragma: no cover - guarded by pyproject too
-    raise ImportError("speechlm needs Python 3.10 or newer")

@@ -37,7 +37,7 @@ def set_seed(seed: int = 0) -> None:
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - notebooks may use the legacy global RNG
     try:
         import torch
     except ImportError:  # the DSP part of the course works without torch

@@ -1,0 +1,56 @@
+"""The command line: ``python -m speechlm ...`` (or the ``speechlm`` script).
+
+``course check``    fail when a notebook breaks the course's conventions
+``course headers``  regenerate header cells, setup preambles and the README map
+``course time``     execute notebooks headless and record run time and headline
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _course(args: argparse.Namespace) -> int:
+    from speechlm import course
+
+    c = course.load_course()
+    if args.action == "check":
+        problems = course.check_course(c)
+        for problem in problems:
+            print(problem)
+        n = len(c.existing())
+        print(f"course check: {n} notebooks, {len(problems)} problem(s)")
+        return 1 if problems else 0
+    if args.action == "headers":
+        changed = course.write_headers(c)
+        for path in changed:
+            print(f"updated {path.relative_to(c.root)}")
+        print(f"course headers: {len(changed)} file(s) updated")
+        return 0
+    if args.action == "time":
+        course.time_notebooks(c, args.only or None)
+        course.write_headers(course.load_course(c.root))
+        return 0
+    raise AssertionError(args.action)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m speechlm", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    course_parser = commands.add_parser("course", help="check, generate and time the course notebooks")
+    course_parser.add_argument("action", choices=["check", "headers", "time"])
+    course_parser.add_argument(
+        "only", nargs="*", help="with `time`: only notebooks whose path contains one of these strings"
+    )
+    course_parser.set_defaults(func=_course)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from speechlm import exercises
+
+
+def _right(power):
+    return 10 * np.log10(np.maximum(power, 1e-10))
+
+
+def test_a_correct_solution_passes(capsys):
+    result = exercises.check("00.db", _right)
+    assert result
+    assert result.passed == result.total > 0
+    assert "[pass]" in capsys.readouterr().out
+
+
+def test_a_wrong_solution_fails_with_the_hint(capsys):
+    result = exercises.check("00.db", lambda p: 20 * np.log10(np.maximum(p, 1e-10)))
+    assert not result
+    out = capsys.readouterr().out
+    assert "[fail]" in out and "Hint:" in out and "max abs difference" in out
+
+
+def test_an_unfinished_stub_reports_instead_of_raising(capsys):
+    def stub(power):
+        raise NotImplementedError
+
+    assert not exercises.check("00.db", stub)
+    assert "not yet" in capsys.readouterr().out
+
+    def returns_nothing(power): ...
+
+    assert not exercises.check("00.db", returns_nothing)
+
+
+def test_errors_in_learner_code_are_reported(capsys):
+    assert not exercises.check("00.db", lambda p: p.nonexistent)
+    assert "AttributeError" in capsys.readouterr().out
+
+
+def test_wrong_shape_is_named():
+    assert "shape" in exercises.check("00.db", lambda p: np.zeros(2), verbose=False).message
+
+
+def test_cases_cannot_be_changed_by_the_learner():
+    def mutating(power):
+        out = _right(power)
+        power[...] = -1.0
+        return out
+
+    assert exercises.check("00.db", mutating, verbose=False)
+
+
+def test_unknown_ids_and_non_functions_get_clear_errors():
+    with pytest.raises(KeyError, match="known exercises"):
+        exercises.check("99.nope", _right)
+    with pytest.raises(TypeError, match="needs a function"):
+        exercises.check("00.db", 3)
+
+
+def test_every_registered_exercise_has_cases_its_reference_passes():
+    ids = exercises.list_exercises()
+    assert "00.db" in ids
+    for exercise_id in ids:
+        ex = exercises.get(exercise_id)
+        assert ex.hint.strip() and ex.prompt.strip()
+        assert exercises.check(exercise_id, ex.reference, verbose=False), exercise_id
+
+
+def test_every_notebook_with_exercises_has_at_least_three_or_is_the_welcome():
+    numbers = {i.split(".")[0] for i in exercises.list_exercises()}
+    for number in numbers - {"00"}:
+        assert len(exercises.list_exercises(number)) >= 3, number
