@@ -69,7 +69,11 @@ def test_setup_cell_installs_the_package_in_an_empty_folder(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "speechlm 0" in run.stdout and "device cpu" in run.stdout
     installed = subprocess.run(
-        [python, "-c", "import speechlm; print(speechlm.__file__)"], env=env, capture_output=True, text=True
+        [python, "-c", "import speechlm; print(speechlm.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert str(tmp_path / "venv") in installed.stdout, (
         "the package must have been installed into the fresh env"
