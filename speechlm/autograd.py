@@ -20,6 +20,7 @@ It is about 50 times smaller than a real framework and checked against
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -250,11 +251,15 @@ def cross_entropy(logits: Tensor, targets: np.ndarray) -> Tensor:
     """
     targets = np.asarray(targets)
     if logits.ndim != 2 or targets.shape != (logits.shape[0],):
-        raise ValueError(f"expected logits (batch, classes) and targets (batch,), got {logits.shape} and {targets.shape}")
+        raise ValueError(
+            f"expected logits (batch, classes) and targets (batch,), got {logits.shape} and {targets.shape}"
+        )
     if not np.issubdtype(targets.dtype, np.integer):
         raise TypeError(f"targets must be integer class indices, got dtype {targets.dtype}")
     if targets.size and (targets.min() < 0 or targets.max() >= logits.shape[1]):
-        raise ValueError(f"targets must lie in [0, {logits.shape[1]}), got range [{targets.min()}, {targets.max()}]")
+        raise ValueError(
+            f"targets must lie in [0, {logits.shape[1]}), got range [{targets.min()}, {targets.max()}]"
+        )
     one_hot = np.zeros(logits.shape, dtype=logits.data.dtype)
     one_hot[np.arange(len(targets)), targets] = 1.0
     return -(logits.log_softmax(axis=1) * one_hot).sum() * (1.0 / len(targets))
@@ -288,7 +293,7 @@ class MLP:
         if activation not in ("relu", "tanh", "sigmoid"):
             raise ValueError(f"activation must be 'relu', 'tanh' or 'sigmoid', got {activation!r}")
         rng = np.random.default_rng(seed)
-        self.layers = [Linear(a, b, rng=rng, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        self.layers = [Linear(a, b, rng=rng, dtype=dtype) for a, b in itertools.pairwise(sizes)]
         self.activation = activation
 
     def __call__(self, x: Tensor | np.ndarray) -> Tensor:
@@ -321,7 +326,11 @@ class SGD:
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            v = p.grad if self._velocity[i] is None or not self.momentum else self.momentum * self._velocity[i] + p.grad
+            v = (
+                p.grad
+                if self._velocity[i] is None or not self.momentum
+                else self.momentum * self._velocity[i] + p.grad
+            )
             self._velocity[i] = v
             p.data = p.data - self.lr * v
 

@@ -26,6 +26,7 @@ __all__ = [
     "FeatureDataset",
     "PaddedBatch",
     "collate_padded",
+    "context_window",
     "lengths_to_mask",
     "masked_mean",
     "pad_sequences",
@@ -47,7 +48,9 @@ class PaddedBatch(NamedTuple):
         return lengths_to_mask(self.lengths, self.features.shape[1])
 
 
-def pad_sequences(sequences: Sequence[torch.Tensor], padding_value: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_sequences(
+    sequences: Sequence[torch.Tensor], padding_value: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack ``(time_i, ...)`` tensors into ``(batch, max_time, ...)``, padding at the end.
 
     Returns ``(padded, lengths)`` with ``lengths (batch,)`` int64. All items must
@@ -91,7 +94,9 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     Returns ``(batch, channels)``. A row with no real step gives zeros, not NaN.
     """
     if mask.shape != x.shape[:2]:
-        raise ValueError(f"mask shape {tuple(mask.shape)} does not match x's (batch, time) {tuple(x.shape[:2])}")
+        raise ValueError(
+            f"mask shape {tuple(mask.shape)} does not match x's (batch, time) {tuple(x.shape[:2])}"
+        )
     weights = mask.to(x.dtype).unsqueeze(-1)
     return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
@@ -103,6 +108,25 @@ def collate_padded(items: Sequence[tuple[torch.Tensor, int]]) -> PaddedBatch:
     features, lengths = pad_sequences([f for f, _ in items])
     labels = torch.as_tensor(np.asarray([label for _, label in items]))
     return PaddedBatch(features, lengths, labels)
+
+
+def context_window(frames: np.ndarray, left: int, right: int) -> np.ndarray:
+    """Stack each frame with its ``left`` predecessors and ``right`` successors (notebook 04).
+
+    ``frames (time, channels)`` to ``(time, (left + 1 + right) * channels)``; row ``t`` is
+    frames ``t - left ... t + right`` concatenated in order, the edges padded by repeating the
+    first and last frame. A frame classifier then sees some context around the frame it labels.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 2:
+        raise ValueError(f"frames must be (time, channels), got shape {frames.shape}")
+    if left < 0 or right < 0:
+        raise ValueError(f"left and right must be non-negative, got left={left}, right={right}")
+    if len(frames) == 0:
+        raise ValueError("frames is empty: there is nothing to stack")
+    padded = np.concatenate([np.repeat(frames[:1], left, 0), frames, np.repeat(frames[-1:], right, 0)])
+    width = left + 1 + right
+    return np.concatenate([padded[i : i + len(frames)] for i in range(width)], axis=1)
 
 
 class FeatureDataset(torch.utils.data.Dataset):

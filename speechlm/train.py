@@ -39,6 +39,7 @@ __all__ = [
     "History",
     "accuracy",
     "confusion_matrix",
+    "count_parameters",
     "evaluate",
     "fit",
     "load_checkpoint",
@@ -188,7 +189,9 @@ def fit(
             yielded = True
             loss, _ = _unpack(step_fn(model, to_device(batch, device)))
             if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"the loss became {loss.item()} at step {step + 1}: lower the learning rate")
+                raise FloatingPointError(
+                    f"the loss became {loss.item()} at step {step + 1}: lower the learning rate"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:
@@ -216,20 +219,28 @@ def fit(
             if step == steps:
                 break
         if not yielded:
-            raise ValueError(f"the training loader yielded no batch (after {step} steps): is it an exhausted iterator?")
+            raise ValueError(
+                f"the training loader yielded no batch (after {step} steps): is it an exhausted iterator?"
+            )
     bar.close()
     history.time_s = time.perf_counter() - start
     return history
 
 
 def _save_checkpoint(path, model, optimizer, step: int, history: History) -> None:
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-             "history": history.to_dict()}
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "history": history.to_dict(),
+    }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
+def load_checkpoint(
+    path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
+) -> dict:
     """Load a checkpoint written by :func:`fit` into ``model`` (and ``optimizer``); returns the whole
     dict (``"step"``, ``"history"``). Uses ``torch.load(weights_only=True)``: no pickled code runs."""
     path = Path(path)
@@ -263,7 +274,9 @@ def accuracy(logits_or_predictions: torch.Tensor, targets: torch.Tensor) -> floa
     pred = pred.argmax(dim=-1) if pred.ndim == 2 else pred
     targets = torch.as_tensor(targets)
     if pred.shape != targets.shape:
-        raise ValueError(f"predictions {tuple(pred.shape)} and targets {tuple(targets.shape)} differ in shape")
+        raise ValueError(
+            f"predictions {tuple(pred.shape)} and targets {tuple(targets.shape)} differ in shape"
+        )
     if targets.numel() == 0:
         raise ValueError("accuracy of an empty set is undefined")
     return (pred == targets).float().mean().item()
@@ -274,7 +287,10 @@ def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_class
     (the convention of ``sklearn.metrics.confusion_matrix``)."""
     pred = torch.as_tensor(predictions)
     pred = pred.argmax(dim=-1) if pred.ndim == 2 else pred
-    pred, targets = pred.cpu().numpy().astype(np.int64), torch.as_tensor(targets).cpu().numpy().astype(np.int64)
+    pred, targets = (
+        pred.cpu().numpy().astype(np.int64),
+        torch.as_tensor(targets).cpu().numpy().astype(np.int64),
+    )
     if pred.shape != targets.shape:
         raise ValueError(f"predictions {pred.shape} and targets {targets.shape} differ in shape")
     for name, arr in (("predictions", pred), ("targets", targets)):
@@ -283,6 +299,11 @@ def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_class
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (targets, pred), 1)
     return matrix
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Number of trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def plot_history(history: History, ax=None, metric: str | None = "accuracy"):

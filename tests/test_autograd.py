@@ -21,16 +21,32 @@ def _pair(rng, shape):
     ("name", "ours", "theirs"),
     [
         ("add_broadcast", lambda a, b: ((a + b) * a).sum(), lambda a, b: ((a + b) * a).sum()),
-        ("sub_div", lambda a, b: ((a - b) / (b * b + 1.0)).sum(), lambda a, b: ((a - b) / (b * b + 1.0)).sum()),
+        (
+            "sub_div",
+            lambda a, b: ((a - b) / (b * b + 1.0)).sum(),
+            lambda a, b: ((a - b) / (b * b + 1.0)).sum(),
+        ),
         ("matmul_tanh", lambda a, b: (a @ b.tanh()).mean(), lambda a, b: (a @ b.tanh()).mean()),
-        ("sigmoid_exp_log", lambda a, b: (a.sigmoid() + 1.0).log().sum() + b.exp().mean(),
-         lambda a, b: torch.log(torch.sigmoid(a) + 1.0).sum() + b.exp().mean()),
-        ("relu_pow", lambda a, b: ((a @ b).relu() ** 2).sum(axis=1).mean(),
-         lambda a, b: ((a @ b).relu() ** 2).sum(dim=1).mean()),
-        ("log_softmax", lambda a, b: (a.log_softmax(axis=1) * a).sum(),
-         lambda a, b: (F.log_softmax(a, dim=1) * a).sum()),
-        ("rsub_rdiv", lambda a, b: (1.0 - a).sum() + (2.0 / (a * a + 1.0)).sum(keepdims=True).sum(),
-         lambda a, b: (1.0 - a).sum() + (2.0 / (a * a + 1.0)).sum()),
+        (
+            "sigmoid_exp_log",
+            lambda a, b: (a.sigmoid() + 1.0).log().sum() + b.exp().mean(),
+            lambda a, b: torch.log(torch.sigmoid(a) + 1.0).sum() + b.exp().mean(),
+        ),
+        (
+            "relu_pow",
+            lambda a, b: ((a @ b).relu() ** 2).sum(axis=1).mean(),
+            lambda a, b: ((a @ b).relu() ** 2).sum(dim=1).mean(),
+        ),
+        (
+            "log_softmax",
+            lambda a, b: (a.log_softmax(axis=1) * a).sum(),
+            lambda a, b: (F.log_softmax(a, dim=1) * a).sum(),
+        ),
+        (
+            "rsub_rdiv",
+            lambda a, b: (1.0 - a).sum() + (2.0 / (a * a + 1.0)).sum(keepdims=True).sum(),
+            lambda a, b: (1.0 - a).sum() + (2.0 / (a * a + 1.0)).sum(),
+        ),
     ],
 )
 def test_ops_match_torch_autograd(name, ours, theirs):

@@ -57,7 +57,8 @@ def get_window(window: str | np.ndarray, length: int, *, periodic: bool = True) 
     length = positive_int(length, "window length")
     if isinstance(window, str):
         if window not in WINDOWS:
-            raise ValueError(f"unknown window {window!r}: choose one of {', '.join(WINDOWS)} or pass an array")
+            choices = ", ".join(WINDOWS)
+            raise ValueError(f"unknown window {window!r}: choose one of {choices} or pass an array")
         return _window(window, length, bool(periodic))
     w = np.asarray(window, dtype=float)
     if w.shape != (length,):
@@ -165,7 +166,8 @@ def stft(
     win_length = n_fft if win_length is None else positive_int(win_length, "win_length")
     if win_length > n_fft:
         raise ValueError(f"win_length={win_length} must not exceed n_fft={n_fft}")
-    w = _padded_window(window if isinstance(window, str) else tuple(np.asarray(window, float)), win_length, n_fft)
+    key = window if isinstance(window, str) else tuple(np.asarray(window, float))
+    w = _padded_window(key, win_length, n_fft)
     frames = frame(y, n_fft, hop_length, center=center, pad_mode=pad_mode)
     return scipy.fft.rfft(frames * w.astype(y.dtype, copy=False), axis=-1)
 

@@ -97,7 +97,8 @@ def mel_filterbank(
         raise ValueError(f"need 0 <= fmin < fmax <= sr / 2 = {sr / 2}, got fmin={fmin}, fmax={fmax}")
     if norm not in ("slaney", None):
         raise ValueError(f"norm must be 'slaney' or None, got {norm!r}")
-    return _mel_filterbank(sr, positive_int(n_fft, "n_fft"), positive_int(n_mels, "n_mels"), fmin, fmax, htk, norm)
+    n_fft, n_mels = positive_int(n_fft, "n_fft"), positive_int(n_mels, "n_mels")
+    return _mel_filterbank(sr, n_fft, n_mels, float(fmin), fmax, bool(htk), norm)
 
 
 @lru_cache(maxsize=32)
@@ -185,6 +186,9 @@ def deltas(features: np.ndarray, width: int = 2, axis: int = -2) -> np.ndarray:
     x = np.moveaxis(features, axis, -1)
     padded = np.concatenate([np.repeat(x[..., :1], width, -1), x, np.repeat(x[..., -1:], width, -1)], axis=-1)
     t = x.shape[-1]
-    out = sum(n * (padded[..., width + n : width + n + t] - padded[..., width - n : width - n + t]) for n in range(1, width + 1))
+    out = sum(
+        n * (padded[..., width + n : width + n + t] - padded[..., width - n : width - n + t])
+        for n in range(1, width + 1)
+    )
     out = out / (2.0 * sum(n * n for n in range(1, width + 1)))
     return np.moveaxis(out.astype(features.dtype, copy=False), -1, axis)

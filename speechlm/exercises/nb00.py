@@ -1,10 +1,10 @@
-"""Exercises of notebook 00 (welcome): how the checker works."""
+"""Exercises of notebook 00 (welcome): how the checker works, and reading the corpus's alignments."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from speechlm.exercises import Exercise, allclose, register
+from speechlm.exercises import Exercise, allclose, equal, register
 
 
 def _power_to_db(power: np.ndarray) -> np.ndarray:
@@ -29,5 +29,127 @@ power floored at 1e-10 first so that silence gives -100 dB instead of -inf.
         cases=_db_cases,
         hint="np.log10 works element-wise; floor with np.maximum(power, 1e-10) before taking the log.",
         compare=allclose(rtol=1e-6, atol=1e-6),
+    )
+)
+
+
+def _snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
+    return float(10.0 * np.log10(np.sum(clean**2) / np.sum((noisy - clean) ** 2)))
+
+
+def _snr_cases(rng: np.random.Generator):
+    t = np.arange(1600) / 16000
+    yield (np.sin(2 * np.pi * 200 * t), np.sin(2 * np.pi * 200 * t) + 0.1 * np.cos(2 * np.pi * 50 * t))
+    for snr in (0.0, 10.0, 30.0):
+        clean = rng.standard_normal(800)
+        noise = rng.standard_normal(800)
+        noise *= np.sqrt(np.sum(clean**2) / np.sum(noise**2) / 10 ** (snr / 10))
+        yield (clean, clean + noise)
+
+
+register(
+    Exercise(
+        id="00.snr",
+        prompt="""
+Write `snr_db(clean, noisy)` that returns the signal-to-noise ratio in dB of a
+noisy copy of a clean signal (two NumPy arrays of the same shape): the noise is
+`noisy - clean`, and SNR = 10 * log10(energy of clean / energy of noise), where
+energy is the sum of squared samples. Return a float.
+""",
+        reference=_snr_db,
+        cases=_snr_cases,
+        hint="noise = noisy - clean; then 10 * np.log10(np.sum(clean**2) / np.sum(noise**2)).",
+        compare=allclose(rtol=1e-6, atol=1e-6),
+    )
+)
+
+
+def _random_words(rng: np.random.Generator) -> list[tuple[str, float, float]]:
+    vocabulary = ["turn", "on", "the", "kitchen", "lights", "seven", "three", "hello"]
+    t, words = 0.15, []
+    for _ in range(int(rng.integers(1, 6))):
+        start = t + float(rng.choice([0.0, rng.uniform(0.05, 0.3)]))
+        end = start + float(rng.uniform(0.1, 0.5))
+        words.append((vocabulary[int(rng.integers(len(vocabulary)))], round(start, 3), round(end, 3)))
+        t = end
+    return words
+
+
+def _word_at(words: list[tuple[str, float, float]], time_s: float) -> str:
+    for word, start, end in words:
+        if start <= time_s < end:
+            return word
+    return "sil"
+
+
+def _word_at_cases(rng: np.random.Generator):
+    words = [("turn", 0.2, 0.45), ("on", 0.45, 0.6), ("the", 0.7, 0.8)]
+    for t in (0.0, 0.2, 0.45, 0.65, 0.79, 0.8, 2.0):
+        yield (words, t)
+    for _ in range(20):
+        w = _random_words(rng)
+        yield (w, float(rng.uniform(0.0, w[-1][2] + 0.2)))
+
+
+register(
+    Exercise(
+        id="00.word_at",
+        prompt="""
+Write `word_at(words, time_s)` that returns the word being spoken at `time_s`
+seconds, given a word alignment like `Utterance.words`: a list of
+`(word, start_s, end_s)` in time order. A word covers start_s <= t < end_s.
+Between words, before the first and after the last, return "sil".
+""",
+        reference=_word_at,
+        cases=_word_at_cases,
+        hint="Loop over (word, start, end) and return the word when start <= time_s < end; "
+        "after the loop, return 'sil'.",
+        compare=equal,
+    )
+)
+
+
+def _mean_phone_durations(phones: list[tuple[str, float, float]]) -> dict[str, float]:
+    totals: dict[str, list[float]] = {}
+    for phone, start, end in phones:
+        totals.setdefault(phone, []).append(end - start)
+    return {phone: float(np.mean(d)) for phone, d in totals.items()}
+
+
+def _phone_cases(rng: np.random.Generator):
+    yield ([("sil", 0.0, 0.15), ("t", 0.15, 0.2), ("er", 0.2, 0.35), ("n", 0.35, 0.4), ("sil", 0.4, 0.5)],)
+    inventory = ["sil", "ah", "t", "n", "s", "iy", "k"]
+    for _ in range(4):
+        t, phones = 0.0, []
+        for _ in range(int(rng.integers(3, 30))):
+            end = t + float(rng.uniform(0.02, 0.2))
+            phones.append((inventory[int(rng.integers(len(inventory)))], t, end))
+            t = end
+        yield (phones,)
+
+
+def _compare_durations(got, expected) -> str | None:
+    if not isinstance(got, dict):
+        return f"expected a dict from phone to seconds, got {type(got).__name__}"
+    if set(got) != set(expected):
+        return f"expected the phones {sorted(expected)}, got {sorted(got)}"
+    for phone, value in expected.items():
+        if not np.isclose(got[phone], value, rtol=1e-6, atol=1e-9):
+            return f"mean duration of {phone!r}: expected {value:.4f} s, got {got[phone]}"
+    return None
+
+
+register(
+    Exercise(
+        id="00.phone_durations",
+        prompt="""
+Write `mean_phone_durations(phones)` that takes a phone alignment like
+`Utterance.phones` (a list of `(phone, start_s, end_s)`) and returns a dict
+mapping each phone that occurs to its mean duration in seconds.
+""",
+        reference=_mean_phone_durations,
+        cases=_phone_cases,
+        hint="Collect end - start per phone in a dict of lists, then average each list (np.mean).",
+        compare=_compare_durations,
     )
 )

@@ -1,0 +1,200 @@
+"""Real corpora through the embedded corpus's interface: FSDD, Speech Commands, LibriSpeech, a folder.
+
+Each loader reads a local copy when given ``root=``, else downloads a pinned,
+checksummed release into the cache (see :mod:`speechlm.corpus.download`).
+Audio is resampled to 16 kHz mono float32; words and phones are ``[]``
+(these corpora have no alignments); ``labels`` has ``task`` and its labels.
+
+Layouts (what ``root`` may point at):
+
+- ``fsdd``: ``recordings/{digit}_{speaker}_{take}.wav`` (8 kHz), or the
+  ``recordings`` folder itself. Official split: takes 0-4 are test, the rest train.
+- ``speech_commands``: ``{word}/{speaker}_nohash_{n}.wav`` plus
+  ``validation_list.txt`` and ``testing_list.txt`` (the split files);
+  ``_background_noise_`` is skipped.
+- ``librispeech``: ``LibriSpeech/{subset}/{speaker}/{chapter}/{speaker}-{chapter}-{n}.flac``
+  with ``{speaker}-{chapter}.trans.txt``; ``root`` may also be the
+  ``LibriSpeech`` folder or the subset folder itself.
+- ``folder``: audio files (``.wav``, ``.flac``, ``.ogg``) each with a
+  transcript of the same name ending in ``.txt`` (``a/b.wav`` + ``a/b.txt``);
+  the speaker is the name of the file's parent folder relative to ``root``
+  (``"unknown"`` for files directly in it); if ``root/{split}`` exists, only
+  that folder is read. Introduced in notebook 18.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from speechlm import audio as audio_io
+from speechlm.corpus.download import CorpusUnavailableError, fetch
+from speechlm.corpus.lexicon import DIGITS
+from speechlm.corpus.utterance import Utterance
+
+__all__ = ["RELEASES", "load_folder", "load_fsdd", "load_librispeech", "load_speech_commands"]
+
+SAMPLE_RATE = 16000
+# corpus -> (url, sha256); hashes from the TensorFlow Datasets and torchaudio checksum lists
+RELEASES = {
+    "fsdd": (
+        "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/v1.0.9.tar.gz",
+        "8bc44cde129d505cbbb6b365c09f80c663f2aa77578afc634e6141a2f87100c0",
+    ),
+    "speech_commands": (
+        "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz",
+        "af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
+    ),
+    "librispeech/dev-clean": (
+        "http://www.openslr.org/resources/12/dev-clean.tar.gz",
+        "76f87d090650617fca0cac8f88b9416e0ebf80350acb97b343a85fa903728ab3",
+    ),
+    "librispeech/test-clean": (
+        "http://www.openslr.org/resources/12/test-clean.tar.gz",
+        "39fde525e59672dc6d1551919b1478f724438a95aa55f874b576be21967e6c23",
+    ),
+    "librispeech/train-clean-100": (
+        "http://www.openslr.org/resources/12/train-clean-100.tar.gz",
+        "d4ddd1d5a6ab303066f14971d768ee43278a5f2a0aa43dc716b0e64ecbbbf6e2",
+    ),
+}
+LIBRISPEECH_DEFAULT_SUBSET = {"train": "train-clean-100", "dev": "dev-clean", "test": "test-clean"}
+_FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)$")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+def _root(corpus: str, root, key: str | None = None) -> Path:
+    if root is not None:
+        path = Path(root).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(f"root={str(root)!r} for the {corpus} corpus is not a folder")
+        return path
+    url, sha256 = RELEASES[key or corpus]
+    return fetch(corpus, url, sha256)
+
+
+def _read(path: Path, text: str, speaker: str, labels: dict, uid: str) -> Utterance:
+    audio, rate = audio_io.load(path, sample_rate=SAMPLE_RATE, mono=True)
+    return Utterance(audio, rate, text, speaker, [], [], labels, uid)
+
+
+def _limit(paths: list, size: int | None) -> list:
+    return paths if size is None else paths[:size]
+
+
+def _check_split(corpus: str, split: str, allowed: tuple[str, ...]) -> None:
+    if split not in allowed:
+        raise ValueError(f"the {corpus} corpus has splits {allowed}, got split={split!r}")
+
+
+def load_fsdd(
+    root=None, split: str = "train", size: int | None = None, progress: bool = True
+) -> list[Utterance]:
+    """The Free Spoken Digit Dataset: text is the digit's word, labels ``digit`` and ``digits``."""
+    _check_split("fsdd", split, ("train", "test"))
+    base = _root("fsdd", root)
+    candidates = [base / "recordings", *base.glob("*/recordings"), base]
+    folder = next((c for c in candidates if c.is_dir() and any(c.glob("*_*_*.wav"))), None)
+    if folder is None:
+        raise FileNotFoundError(f"no FSDD recordings ({{digit}}_{{speaker}}_{{take}}.wav) under {base}")
+    items = []
+    for path in sorted(folder.glob("*.wav")):
+        match = _FSDD_NAME.match(path.stem)
+        if match is None:
+            continue
+        digit, speaker, take = int(match[1]), match[2], int(match[3])
+        if (take < 5) == (split == "test"):
+            items.append((path, digit, speaker))
+    items = _limit(items, size)
+    return [
+        _read(path, DIGITS[d], spk, {"task": "digits", "digit": d, "digits": str(d)}, f"fsdd-{path.stem}")
+        for path, d, spk in tqdm(items, desc="reading fsdd", disable=not progress, leave=False)
+    ]
+
+
+def load_speech_commands(
+    root=None, split: str = "train", size: int | None = None, progress: bool = True
+) -> list[Utterance]:
+    """Google Speech Commands v0.02: one keyword per clip, labels ``keyword``."""
+    _check_split("speech_commands", split, ("train", "dev", "test"))
+    base = _root("speech_commands", root)
+
+    def listed(name: str) -> set[str]:
+        path = base / name
+        return set(path.read_text().split()) if path.exists() else set()
+
+    dev, test = listed("validation_list.txt"), listed("testing_list.txt")
+    items = []
+    for path in sorted(base.glob("*/*.wav")):
+        word = path.parent.name
+        if word.startswith("_"):
+            continue
+        rel = f"{word}/{path.name}"
+        which = "test" if rel in test else "dev" if rel in dev else "train"
+        if which == split:
+            items.append((path, word, path.stem.split("_nohash_")[0]))
+    items = _limit(items, size)
+    return [
+        _read(path, word, spk, {"task": "keywords", "keyword": word}, f"speech_commands-{word}-{path.stem}")
+        for path, word, spk in tqdm(items, desc="reading speech_commands", disable=not progress, leave=False)
+    ]
+
+
+def load_librispeech(
+    root=None, split: str = "train", subset: str | None = None, size: int | None = None, progress: bool = True
+) -> list[Utterance]:
+    """LibriSpeech audiobook sentences, lower-cased (``subset`` such as "dev-clean"; default by split)."""
+    _check_split("librispeech", split, ("train", "dev", "test"))
+    subset = subset or LIBRISPEECH_DEFAULT_SUBSET[split]
+    key = f"librispeech/{subset}"
+    if root is None and key not in RELEASES:
+        known = sorted(k.split("/")[1] for k in RELEASES if k.startswith("librispeech/"))
+        raise ValueError(
+            f"no pinned download for LibriSpeech subset {subset!r}; choose one of {known} or pass root="
+        )
+    base = _root("librispeech", root, key)
+    folder = next((c for c in (base / "LibriSpeech" / subset, base / subset, base) if c.is_dir()), base)
+    items = []
+    for trans in sorted(folder.glob("*/*/*.trans.txt")):
+        for line in trans.read_text().splitlines():
+            uid, _, text = line.partition(" ")
+            if uid:
+                items.append((trans.parent / f"{uid}.flac", text.strip().lower(), uid.split("-")[0], uid))
+    if not items:
+        raise FileNotFoundError(f"no LibriSpeech transcripts (*.trans.txt) under {folder}")
+    items = _limit(items, size)
+    return [
+        _read(path, text, spk, {"task": "asr", "subset": subset}, f"librispeech-{uid}")
+        for path, text, spk, uid in tqdm(items, desc="reading librispeech", disable=not progress, leave=False)
+    ]
+
+
+def load_folder(
+    root, split: str = "train", size: int | None = None, progress: bool = True
+) -> list[Utterance]:
+    """Any folder of audio files with a ``.txt`` transcript beside each (see the module docstring)."""
+    if root is None:
+        raise CorpusUnavailableError(
+            "corpus.load('folder', root=PATH) needs root: a folder of audio files with .txt transcripts"
+        )
+    base = Path(root).expanduser()
+    if not base.is_dir():
+        raise FileNotFoundError(f"root={str(root)!r} is not a folder")
+    if (base / split).is_dir():
+        base = base / split
+    items = []
+    for path in sorted(p for p in base.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
+        transcript = path.with_suffix(".txt")
+        if not transcript.exists():
+            raise FileNotFoundError(f"{path} has no transcript: expected {transcript.name} beside it")
+        rel = path.parent.relative_to(base)
+        items.append((path, transcript.read_text().strip(), rel.as_posix() if rel.parts else "unknown"))
+    if not items:
+        raise FileNotFoundError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {base}")
+    items = _limit(items, size)
+    return [
+        _read(path, text, spk, {"task": "asr"}, f"folder-{path.relative_to(base).with_suffix('')}")
+        for path, text, spk in tqdm(items, desc="reading folder", disable=not progress, leave=False)
+    ]

@@ -1,0 +1,179 @@
+"""From eSpeak's 22.05 kHz samples and events to a 16 kHz :class:`Utterance` with alignments.
+
+eSpeak reports when each phoneme starts (in ms of its output); a phone ends
+where the next one starts, and the last at the "end" event. A word spans its
+phones (a word event is followed by that word's phoneme events). The audio is
+resampled 22,050 -> 16,000 Hz with a polyphase filter
+(``scipy.signal.resample_poly``, up 320, down 441), which keeps sample ``k``
+at time ``k / rate`` on both sides, so the alignment times carry over
+unchanged; then silence is added before and after, the speaker's gain
+applied, and the result rounded to 16-bit levels, so that a cached corpus
+(stored as int16) is bit-identical to a freshly generated one.
+Introduced in notebook 00.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable, Iterator
+from functools import cache
+
+import numpy as np
+from scipy.signal import firwin, resample_poly
+
+from speechlm.corpus import espeak
+from speechlm.corpus.phones import SILENCE, to_phone
+from speechlm.corpus.utterance import Utterance
+from speechlm.corpus.voices import Speaker, speakers
+
+__all__ = ["LEAD_S", "SAMPLE_RATE", "SYNTHESIS_VERSION", "TAIL_S", "quantize", "synthesize"]
+__all__ += ["synthesize_many"]
+
+SYNTHESIS_VERSION = 1
+SAMPLE_RATE = 16000
+LEAD_S = 0.15  # silence before the speech (eSpeak's own start is almost immediate)
+TAIL_S = 0.1
+_UP, _DOWN = 320, 441  # 16000 / 22050 in lowest terms
+
+
+@cache
+def _lowpass() -> np.ndarray:
+    """The anti-aliasing filter ``resample_poly`` designs by default (Kaiser window, beta 5), made once."""
+    half_len = 10 * max(_UP, _DOWN)
+    return firwin(2 * half_len + 1, 1.0 / max(_UP, _DOWN), window=("kaiser", 5.0))
+
+
+def quantize(audio: np.ndarray) -> np.ndarray:
+    """Clip to [-1, 1] and round to the 16-bit grid: the audio a cached int16 copy gives back."""
+    return (to_int16(audio).astype(np.float32) / 32767.0).astype(np.float32)
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    """float in [-1, 1] -> int16 (x 32767, rounded, clipped)."""
+    return np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def as_speaker(speaker: Speaker | str | None) -> Speaker:
+    """A :class:`Speaker` from a speaker, an id string, or None (the first training speaker)."""
+    if speaker is None:
+        return speakers("train")[0]
+    if isinstance(speaker, Speaker):
+        return speaker
+    if isinstance(speaker, str):
+        return Speaker.from_id(speaker)
+    raise TypeError(f"speaker must be a Speaker, a speaker id string or None, got {type(speaker).__name__}")
+
+
+def _split(counts: list[int], total: int) -> list[int]:
+    """Divide ``total`` phones among words whose phones said alone number ``counts``."""
+    if sum(counts) == total or not counts:
+        return counts
+    cumulative = np.round(np.cumsum(counts) / max(sum(counts), 1) * total).astype(int)
+    return np.diff(cumulative, prepend=0).tolist()
+
+
+def _align(text: str, speech: espeak.Speech, end_s: float) -> tuple[list, list]:
+    """Phones ``[(phone, start_s, end_s)]`` (contiguous, silences merged), words ``[(word, start_s, end_s)]``.
+
+    A phone ends where the next begins. eSpeak groups some words into one unit
+    ("on the": one word event); the unit's phones are divided among its words
+    by how many phones each word has when said alone.
+    """
+    seq: list[list] = []  # [phone, start, end, unit position or -1]
+    for event in speech.events:
+        if event.kind == "phoneme":
+            phone = to_phone(event.phoneme)
+            if phone is not None:  # a modifier's time stays with the phone before it
+                seq.append([phone, event.time_s, end_s, -1 if phone == SILENCE else event.text_position])
+    for this, following in itertools.pairwise(seq):
+        this[2] = following[1]
+    units = [*sorted({e.text_position for e in speech.events if e.kind == "word"}), len(text) + 1]
+    spans: dict[int, list[float]] = {}  # token index -> [start_s, end_s]
+    for unit, next_unit in itertools.pairwise(units):
+        unit_phones = [p for p in seq if p[3] == unit]
+        if not unit_phones:
+            continue
+        inside = [i for i, (start, _, _) in enumerate(speech.tokens) if unit <= start < next_unit]
+        if not inside:  # a second unit inside one token ("42" is said "forty two")
+            inside = [i for i, (start, n, _) in enumerate(speech.tokens) if start <= unit < start + n]
+            counts = [len(unit_phones)] * len(inside[:1])
+        else:
+            counts = [sum(to_phone(x) not in (None, SILENCE) for x in speech.tokens[i][2]) for i in inside]
+        first = 0
+        for i, count in zip(inside, _split(counts, len(unit_phones)), strict=False):
+            if count > 0:
+                span = spans.setdefault(i, [unit_phones[first][1], unit_phones[first + count - 1][2]])
+                span[0] = min(span[0], unit_phones[first][1])
+                span[1] = max(span[1], unit_phones[first + count - 1][2])
+            first += count
+    words = []
+    for i, (start_s, end) in sorted(spans.items()):
+        start, n, _ = speech.tokens[i]
+        words.append((text[start : start + n].strip('.,;:!?"()[]').lower(), start_s, end))
+    phones: list[list] = []
+    for phone, start, end, _ in seq:
+        if end <= start:  # eSpeak sometimes gives a phone no time of its own: leave it out
+            continue
+        if phones and phones[-1][0] == phone == SILENCE:
+            phones[-1][2] = end
+        else:
+            phones.append([phone, start, end])
+    return [tuple(p) for p in phones], words
+
+
+def _utterance(spoken: espeak.Speech, text: str, speaker: Speaker, labels: dict, uid: str) -> Utterance:
+    speech = resample_poly(spoken.samples.astype(np.float64) / 32768.0, _UP, _DOWN, window=_lowpass())
+    lead, tail = round(LEAD_S * SAMPLE_RATE), round(TAIL_S * SAMPLE_RATE)
+    audio = np.concatenate([np.zeros(lead), speech, np.zeros(tail)]) * 10.0 ** (speaker.gain_db / 20.0)
+    duration = len(audio) / SAMPLE_RATE
+    offset = lead / SAMPLE_RATE
+    end_s = len(speech) / SAMPLE_RATE
+    end_event = next((e.time_s for e in reversed(spoken.events) if e.kind == "end"), end_s)
+    phones, words = _align(text, spoken, min(end_event, end_s))
+
+    def shift(t: float) -> float:
+        return round(min(t + offset, duration), 6)
+
+    phones = [(p, shift(s), shift(e)) for p, s, e in phones]
+    if phones and phones[0][0] == SILENCE:
+        phones[0] = (SILENCE, 0.0, phones[0][2])
+    else:
+        phones.insert(0, (SILENCE, 0.0, phones[0][1] if phones else duration))
+    if phones[-1][0] == SILENCE:
+        phones[-1] = (SILENCE, phones[-1][1], round(duration, 6))
+    elif phones[-1][2] < duration:
+        phones.append((SILENCE, phones[-1][2], round(duration, 6)))
+    words = [(w, shift(s), shift(e)) for w, s, e in words]
+    return Utterance(quantize(audio), SAMPLE_RATE, text, speaker.id, words, phones, dict(labels), uid)
+
+
+def synthesize_many(
+    items: Iterable[tuple[str, Speaker, dict, str]],
+) -> Iterator[Utterance]:
+    """Speak ``(text, speaker, labels, id)`` items, yielding :class:`Utterance` objects in order."""
+    pending: deque[tuple[str, Speaker, dict, str]] = deque()
+
+    def requests():
+        for text, speaker, labels, uid in items:
+            pending.append((text, speaker, labels, uid))
+            yield espeak.Request(text, speaker.voice, speaker.rate_wpm, speaker.pitch, speaker.pitch_range)
+
+    for spoken in espeak.synth_many(requests()):
+        text, speaker, labels, uid = pending.popleft()
+        yield _utterance(spoken, text, speaker, labels, uid)
+
+
+def synthesize(text: str, speaker: Speaker | str | None = None, *, labels: dict | None = None) -> Utterance:
+    """Speak ``text`` with one speaker (a :class:`Speaker`, an id such as
+    ``"en-us+Alex:p55:v60:r160:g-3"``, or None for the first training speaker).
+
+    Returns an :class:`Utterance` at 16 kHz with word and phone alignments; not
+    cached. The same text and speaker always give the same samples.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"text must be a non-empty string, got {text!r}")
+    spk = as_speaker(speaker)
+    labels = {"task": "free"} if labels is None else labels
+    (utterance,) = synthesize_many([(text, spk, labels, "synthesized")])
+    return utterance

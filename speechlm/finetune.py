@@ -1,0 +1,226 @@
+"""Fine-tuning a speech encoder for character-level speech recognition with CTC (notebook 12).
+
+The recipe, the same for a pretrained and a from-scratch encoder so that the
+comparison is fair:
+
+- a :class:`~speechlm.ctc.CTCHead` (linear layer over characters plus blank) on the encoder output;
+- AdamW with two learning rates, one for the head and one (usually lower) for the encoder;
+- the encoder optionally frozen for the first ``freeze_steps`` (its learning rate is 0), so that a
+  randomly initialised head does not wreck pretrained features, then unfrozen;
+- linear warm-up and linear decay; SpecAugment-style time and frequency masks on the log-mel input;
+- the dev CER is measured every ``eval_every`` steps and the best checkpoint is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from speechlm import metrics
+from speechlm.batching import pad_sequences
+from speechlm.ctc import CharVocab, CTCHead, ctc_greedy_decode
+from speechlm.ssl.encoder import SpeechEncoder
+from speechlm.ssl.features import log_mel_features
+
+__all__ = [
+    "ALPHABET",
+    "ASRItem",
+    "CTCModel",
+    "FinetuneConfig",
+    "evaluate_asr",
+    "finetune_ctc",
+    "normalize_text",
+    "prepare",
+    "spec_augment",
+    "transcribe",
+]
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz' "
+
+
+def normalize_text(text: str) -> str:
+    """Lower case, characters outside :data:`ALPHABET` become spaces, runs of spaces collapse."""
+    return " ".join(re.sub(r"[^a-z' ]+", " ", text.lower()).split())
+
+
+@dataclass
+class ASRItem:
+    """One utterance ready for CTC: ``mels (mel_frames, n_mels)``, ``targets (n_chars,)`` label ids
+    and the normalised ``text``."""
+
+    mels: torch.Tensor
+    targets: torch.Tensor
+    text: str
+
+
+def prepare(utterances: Sequence, vocab: CharVocab) -> list[ASRItem]:
+    """Log-mel features and character targets of utterances (with ``.audio``, ``.sample_rate``, ``.text``)."""
+    items = []
+    for u in utterances:
+        text = normalize_text(u.text)
+        if not text:
+            raise ValueError(f"utterance {getattr(u, 'id', '')!r} has no transcript characters: {u.text!r}")
+        items.append(
+            ASRItem(log_mel_features(u.audio, u.sample_rate), torch.tensor(vocab.encode(text)), text)
+        )
+    return items
+
+
+class CTCModel(nn.Module):
+    """An encoder and a CTC head: ``(mels, mel_lengths)`` to ``(log_probs (batch, frames, classes),
+    lengths (batch,))``."""
+
+    def __init__(self, encoder: SpeechEncoder, n_classes: int, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.head = CTCHead(encoder.config.d_model, n_classes, dropout)
+
+    def forward(self, mels: torch.Tensor, mel_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.encoder(mels, mel_lengths)
+        return self.head(out.hidden), out.lengths
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Fine-tuning settings (defaults: the course's recipe)."""
+
+    steps: int = 600
+    batch_size: int = 8
+    lr_head: float = 2e-3
+    lr_encoder: float = 5e-4
+    freeze_steps: int = 0  # encoder frozen (learning rate 0) for these first steps
+    warmup_steps: int = 60
+    weight_decay: float = 0.01
+    freq_masks: int = 2  # SpecAugment: number of frequency masks, each up to freq_width bands
+    freq_width: int = 8
+    time_masks: int = 2  # and of time masks, each up to time_width log-mel frames
+    time_width: int = 10
+    eval_every: int = 100
+    seed: int = 0
+
+
+def spec_augment(
+    mels: torch.Tensor, lengths: torch.Tensor, config: FinetuneConfig, generator: torch.Generator
+) -> torch.Tensor:
+    """SpecAugment (Park et al. 2019) without time warping: zero ``config.freq_masks`` random bands of
+    up to ``freq_width`` mel channels and ``time_masks`` random spans of up to ``time_width`` frames in
+    each utterance of ``mels (batch, time, n_mels)``. Returns a masked copy (the features are
+    normalised per utterance, so 0 is their mean)."""
+    out = mels.clone()
+    n_mels = mels.shape[-1]
+    for i, length in enumerate(lengths.tolist()):
+        for _ in range(config.freq_masks):
+            width = int(torch.randint(0, config.freq_width + 1, (), generator=generator))
+            start = int(torch.randint(0, max(1, n_mels - width), (), generator=generator))
+            out[i, :, start : start + width] = 0.0
+        for _ in range(config.time_masks):
+            width = min(int(torch.randint(0, config.time_width + 1, (), generator=generator)), length // 5)
+            start = int(torch.randint(0, max(1, length - width), (), generator=generator))
+            out[i, start : start + width] = 0.0
+    return out
+
+
+def _collate(items: Sequence[ASRItem]):
+    mels, mel_lengths = pad_sequences([it.mels for it in items])
+    targets, target_lengths = pad_sequences([it.targets for it in items])
+    return mels, mel_lengths, targets, target_lengths
+
+
+@torch.no_grad()
+def transcribe(
+    model: CTCModel, items: Sequence[ASRItem], vocab: CharVocab, batch_size: int = 32
+) -> list[str]:
+    """Greedy CTC transcripts of ``items`` (eval mode; the model's mode is restored)."""
+    was_training = model.training
+    model.eval()
+    texts = []
+    for start in range(0, len(items), batch_size):
+        mels, mel_lengths, _, _ = _collate(items[start : start + batch_size])
+        log_probs, lengths = model(mels, mel_lengths)
+        texts.extend(vocab.decode(ids) for ids in ctc_greedy_decode(log_probs, lengths))
+    model.train(was_training)
+    return texts
+
+
+def evaluate_asr(model: CTCModel, items: Sequence[ASRItem], vocab: CharVocab) -> dict[str, float]:
+    """Corpus-level ``{"cer": ..., "wer": ...}`` of greedy transcripts against the items' texts."""
+    hyps = transcribe(model, items, vocab)
+    refs = [it.text for it in items]
+    return {"cer": metrics.cer(refs, hyps), "wer": metrics.wer(refs, hyps)}
+
+
+def _schedule(config: FinetuneConfig, frozen: bool):
+    def factor(step: int) -> float:
+        if frozen and step < config.freeze_steps:
+            return 0.0
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        return max(0.0, (config.steps - step) / max(1, config.steps - config.warmup_steps))
+
+    return factor
+
+
+def finetune_ctc(
+    encoder: SpeechEncoder,
+    train_items: Sequence[ASRItem],
+    dev_items: Sequence[ASRItem],
+    vocab: CharVocab,
+    config: FinetuneConfig | None = None,
+    *,
+    progress: bool = True,
+) -> tuple[CTCModel, dict]:
+    """Fine-tune a copy of ``encoder`` with a new CTC head on ``train_items``.
+
+    Returns the model at the step with the lowest dev CER (eval mode) and
+    ``info`` with ``"best_dev_cer"``, ``"best_step"`` and the dev CER history
+    ``"dev_cer"`` (a list of ``(step, cer)``). Deterministic for a given ``config.seed``.
+    """
+    if not train_items or not dev_items:
+        raise ValueError("fine-tuning needs at least one training and one dev item")
+    config = config or FinetuneConfig()
+    torch.manual_seed(config.seed)
+    model = CTCModel(copy.deepcopy(encoder).train(), len(vocab))
+    optimizer = torch.optim.AdamW(
+        [{"params": model.head.parameters(), "lr": config.lr_head},
+         {"params": model.encoder.parameters(), "lr": config.lr_encoder}],
+        weight_decay=config.weight_decay,
+    )  # fmt: skip
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, [_schedule(config, frozen=False), _schedule(config, frozen=True)]
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    order: list[int] = []
+    best = (float("inf"), 0, None)
+    history = []
+    for step in tqdm(range(1, config.steps + 1), desc="CTC fine-tuning", disable=not progress, leave=False):
+        if len(order) < config.batch_size:
+            order.extend(rng.permutation(len(train_items)).tolist())
+        batch = [train_items[i] for i in order[: config.batch_size]]
+        del order[: config.batch_size]
+        mels, mel_lengths, targets, target_lengths = _collate(batch)
+        mels = spec_augment(mels, mel_lengths, config, generator)
+        log_probs, lengths = model(mels, mel_lengths)
+        loss = nn.functional.ctc_loss(
+            log_probs.transpose(0, 1), targets, lengths, target_lengths, zero_infinity=True
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        scheduler.step()
+        if step % config.eval_every == 0 or step == config.steps:
+            cer = evaluate_asr(model, dev_items, vocab)["cer"]
+            history.append((step, cer))
+            if cer < best[0]:
+                best = (cer, step, copy.deepcopy(model.state_dict()))
+    model.load_state_dict(best[2])
+    info = {"best_dev_cer": best[0], "best_step": best[1], "dev_cer": history}
+    return model.eval(), info

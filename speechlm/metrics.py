@@ -1,0 +1,61 @@
+"""Evaluation metrics: word and character error rates (through ``jiwer``), accuracy, perplexity.
+
+WER and CER are introduced in notebook 12; accuracy and perplexity are used
+from notebook 05 and 09 on. Error rates are corpus-level: total edits
+(substitutions + deletions + insertions) over total reference words or
+characters, not a mean of per-utterance rates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jiwer
+import numpy as np
+
+__all__ = ["accuracy", "cer", "perplexity", "wer"]
+
+
+def _pair(references: str | Sequence[str], hypotheses: str | Sequence[str]) -> tuple[list[str], list[str]]:
+    refs = [references] if isinstance(references, str) else list(references)
+    hyps = [hypotheses] if isinstance(hypotheses, str) else list(hypotheses)
+    if len(refs) != len(hyps):
+        raise ValueError(f"got {len(refs)} references but {len(hyps)} hypotheses")
+    if not refs:
+        raise ValueError("no references to score")
+    empty = [i for i, r in enumerate(refs) if not r.strip()]
+    if empty:
+        raise ValueError(
+            f"references {empty[:5]} are empty: an error rate needs at least one reference token"
+        )
+    return refs, hyps
+
+
+def wer(references: str | Sequence[str], hypotheses: str | Sequence[str]) -> float:
+    """Word error rate ``(S + D + I) / N`` over all utterances (``jiwer.wer``); may exceed 1."""
+    refs, hyps = _pair(references, hypotheses)
+    return float(jiwer.wer(refs, hyps))
+
+
+def cer(references: str | Sequence[str], hypotheses: str | Sequence[str]) -> float:
+    """Character error rate, spaces included (``jiwer.cer``); may exceed 1."""
+    refs, hyps = _pair(references, hypotheses)
+    return float(jiwer.cer(refs, hyps))
+
+
+def accuracy(predictions, targets) -> float:
+    """Fraction of equal entries of two same-shaped arrays (or tensors) of labels."""
+    p, t = np.asarray(predictions), np.asarray(targets)
+    if p.shape != t.shape:
+        raise ValueError(f"predictions {p.shape} and targets {t.shape} must have the same shape")
+    if p.size == 0:
+        raise ValueError("no predictions to score")
+    return float(np.mean(p == t))
+
+
+def perplexity(mean_nll_nats: float) -> float:
+    """``exp`` of a mean negative log-likelihood per token in nats."""
+    if not math.isfinite(mean_nll_nats) or mean_nll_nats < 0:
+        raise ValueError(f"mean_nll_nats must be a finite non-negative number, got {mean_nll_nats}")
+    return math.exp(mean_nll_nats)

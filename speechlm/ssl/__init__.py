@@ -1,0 +1,34 @@
+"""Self-supervised speech pretraining (notebook 11): the encoder, span masking, HuBERT's masked
+prediction and wav2vec 2.0's contrastive objective."""
+
+from speechlm.ssl.encoder import EncoderConfig, EncoderOutput, SpeechEncoder
+from speechlm.ssl.features import (
+    ENCODER_FRAME_RATE_HZ,
+    MEL_FRAME_RATE_HZ,
+    encoder_lengths,
+    log_mel_features,
+    mfcc_features,
+)
+from speechlm.ssl.hubert import HuBERT, collate_targets, cosine_logits, layer_features
+from speechlm.ssl.masking import expected_mask_fraction, mask_spans
+from speechlm.ssl.wav2vec2 import GumbelQuantizer, Wav2Vec2, sample_distractors
+
+__all__ = [
+    "ENCODER_FRAME_RATE_HZ",
+    "MEL_FRAME_RATE_HZ",
+    "EncoderConfig",
+    "EncoderOutput",
+    "GumbelQuantizer",
+    "HuBERT",
+    "SpeechEncoder",
+    "Wav2Vec2",
+    "collate_targets",
+    "cosine_logits",
+    "encoder_lengths",
+    "expected_mask_fraction",
+    "layer_features",
+    "log_mel_features",
+    "mask_spans",
+    "mfcc_features",
+    "sample_distractors",
+]

@@ -1,0 +1,122 @@
+"""The speech encoder pretrained in notebook 11 and fine-tuned in notebook 12.
+
+A scaled-down wav2vec 2.0 / HuBERT encoder on log-mel frames:
+
+1. a convolutional front end: two 1-D convolutions (kernel 3), the second
+   with stride 2, so 100 log-mel frames/s become 50 encoder frames/s;
+2. a feature projection (LayerNorm, Linear, dropout): these are the frames
+   that masking replaces with a learned mask embedding;
+3. a convolutional relative position embedding (grouped convolution over
+   time, added to the frames, as in wav2vec 2.0);
+4. a pre-LN Transformer encoder (:class:`speechlm.transformer.EncoderBlock`
+   of notebook 07).
+
+``forward`` returns every layer's output, for layer-by-layer probes and for
+HuBERT's iteration-2 targets, which cluster an intermediate layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from speechlm.batching import lengths_to_mask
+from speechlm.ssl.features import encoder_lengths
+from speechlm.transformer import EncoderBlock
+
+__all__ = ["EncoderConfig", "EncoderOutput", "SpeechEncoder"]
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Sizes of :class:`SpeechEncoder` (defaults: about 1.1 M parameters)."""
+
+    n_mels: int = 80  # input log-mel bands
+    d_model: int = 144  # width of every frame after the front end
+    num_layers: int = 4  # Transformer blocks
+    num_heads: int = 4
+    d_ff: int = 576  # feed-forward width (4 x d_model)
+    dropout: float = 0.1
+    pos_conv_kernel: int = 31  # frames seen by the position embedding (0.62 s at 50 frames/s)
+    pos_conv_groups: int = 8
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class EncoderOutput(NamedTuple):
+    """``hidden (batch, frames, d_model)``: the final output (after the last LayerNorm);
+    ``layers``: ``num_layers + 1`` tensors ``(batch, frames, d_model)``, the Transformer's input
+    (index 0) and each block's output; ``lengths (batch,)``: valid frames; ``padding_mask
+    (batch, frames)``: True at padding."""
+
+    hidden: torch.Tensor
+    layers: list[torch.Tensor]
+    lengths: torch.Tensor
+    padding_mask: torch.Tensor
+
+
+class SpeechEncoder(nn.Module):
+    """Log-mel frames ``(batch, mel_frames, n_mels)`` at 100/s to ``(batch, frames, d_model)`` at 50/s."""
+
+    def __init__(self, config: EncoderConfig | None = None):
+        super().__init__()
+        self.config = config = config or EncoderConfig()
+        d = config.d_model
+        self.conv1 = nn.Conv1d(config.n_mels, d, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv1d(d, d, kernel_size=3, stride=2, padding=1)
+        self.projection = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.Dropout(config.dropout))
+        self.mask_embedding = nn.Parameter(torch.empty(d).uniform_())
+        self.pos_conv = nn.Conv1d(
+            d, d, config.pos_conv_kernel, padding=config.pos_conv_kernel // 2, groups=config.pos_conv_groups
+        )
+        self.layers = nn.ModuleList(
+            EncoderBlock(d, config.num_heads, config.d_ff, config.dropout, activation="gelu")
+            for _ in range(config.num_layers)
+        )
+        self.final_norm = nn.LayerNorm(d)
+
+    def frontend(self, mels: torch.Tensor, mel_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Convolutions and projection: ``(batch, mel_frames, n_mels)`` to ``(batch, frames, d_model)``
+        and the frame lengths. Padded frames are zeroed."""
+        if mels.ndim != 3 or mels.shape[-1] != self.config.n_mels:
+            raise ValueError(
+                f"expected log-mel frames (batch, time, {self.config.n_mels}), got shape {tuple(mels.shape)}"
+            )
+        mel_mask = lengths_to_mask(mel_lengths.to(mels.device), mels.shape[1])
+        x = (mels * mel_mask[..., None]).transpose(1, 2)
+        # zero the padding after conv1 too, so that an utterance encodes the same alone or in a batch
+        x = F.gelu(self.conv1(x)) * mel_mask[:, None, :]
+        x = F.gelu(self.conv2(x)).transpose(1, 2)
+        lengths = encoder_lengths(mel_lengths).to(mels.device)
+        x = self.projection(x) * lengths_to_mask(lengths, x.shape[1])[..., None]
+        return x, lengths
+
+    def apply_mask(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Replace the frames where ``mask (batch, frames)`` is True by the learned mask embedding."""
+        return torch.where(mask[..., None], self.mask_embedding.to(frames.dtype), frames)
+
+    def transformer(self, frames: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+        """Position embedding and Transformer blocks on projected ``frames (batch, frames, d_model)``."""
+        padding_mask = ~lengths_to_mask(lengths, frames.shape[1])
+        x = frames.masked_fill(padding_mask[..., None], 0.0)
+        x = x + F.gelu(self.pos_conv(x.transpose(1, 2))).transpose(1, 2)
+        layers = [x]
+        for block in self.layers:
+            x, _ = block(x, key_padding_mask=padding_mask)
+            layers.append(x)
+        return EncoderOutput(self.final_norm(x), layers, lengths, padding_mask)
+
+    def forward(
+        self, mels: torch.Tensor, mel_lengths: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> EncoderOutput:
+        """Encode ``mels (batch, mel_frames, n_mels)`` with ``mel_lengths (batch,)``; ``mask (batch,
+        frames)`` (optional, True where the frame is masked) applies the mask embedding first."""
+        frames, lengths = self.frontend(mels, torch.as_tensor(mel_lengths))
+        if mask is not None:
+            frames = self.apply_mask(frames, mask)
+        return self.transformer(frames, lengths)

@@ -1,0 +1,137 @@
+"""HuBERT-style masked prediction of cluster targets (Hsu et al. 2021; notebook 11).
+
+Frames are masked in spans (:mod:`speechlm.ssl.masking`), the encoder reads
+the masked sequence, and for every masked frame :math:`t` it predicts the
+frame's cluster :math:`z_t` (a k-means unit, :mod:`speechlm.units`) with
+
+.. math::
+    p(c \\mid h_t) = \\frac{\\exp(\\cos(W h_t, e_c) / \\tau)}{\\sum_{c'} \\exp(\\cos(W h_t, e_{c'}) / \\tau)},
+
+a cosine similarity between a projection of the output and a learned
+embedding :math:`e_c` of each cluster, with temperature :math:`\\tau = 0.1`.
+The loss is the cross-entropy on masked frames only; ``loss_on="all"``
+averages over every frame instead (the ablation of notebook 11: predicting
+unmasked frames is easy, the encoder can copy its input, and it learns less).
+
+Iteration 1 clusters MFCC with deltas (:func:`speechlm.ssl.features.mfcc_features`);
+iteration 2 clusters an intermediate layer of the iteration-1 model
+(:func:`layer_features`), which are better targets (higher PNMI).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from speechlm.batching import pad_sequences
+from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
+from speechlm.ssl.masking import DEFAULT_SPAN_LENGTH, DEFAULT_START_PROB, mask_spans
+
+__all__ = ["IGNORE", "HuBERT", "collate_targets", "cosine_logits", "layer_features"]
+
+IGNORE = -100  # target value of padded frames
+
+
+def collate_targets(
+    items: list[tuple[torch.Tensor, torch.Tensor]],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``collate_fn`` for ``(mels (mel_frames, n_mels), targets (frames,))`` pairs: returns padded
+    ``(mels, mel_lengths, targets)``, targets padded with ``-100``; feeds ``HuBERT(*batch)``."""
+    mels, mel_lengths = pad_sequences([m for m, _ in items])
+    targets, _ = pad_sequences([torch.as_tensor(t, dtype=torch.long) for _, t in items], padding_value=IGNORE)
+    return mels, mel_lengths, targets
+
+
+def cosine_logits(projected: torch.Tensor, embeddings: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``cos(projected_t, embeddings_c) / temperature``: ``(..., dim)`` and ``(n_clusters, dim)`` give
+    ``(..., n_clusters)``."""
+    return F.normalize(projected, dim=-1) @ F.normalize(embeddings, dim=-1).T / temperature
+
+
+class HuBERT(nn.Module):
+    """A :class:`SpeechEncoder` with HuBERT's masked-prediction head.
+
+    ``forward(mels, mel_lengths, targets)`` with ``targets (batch, frames)``
+    int64 cluster ids (``-100`` at padding) returns ``(loss, metrics)``:
+    ``metrics["accuracy"]`` is the share of masked frames whose cluster is
+    predicted right, ``metrics["mask_fraction"]`` the share of frames masked.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int,
+        config: EncoderConfig | None = None,
+        *,
+        proj_dim: int = 64,
+        temperature: float = 0.1,
+        start_prob: float = DEFAULT_START_PROB,
+        span_length: int = DEFAULT_SPAN_LENGTH,
+        loss_on: str = "masked",
+    ):
+        super().__init__()
+        if loss_on not in ("masked", "all"):
+            raise ValueError(f"loss_on must be 'masked' or 'all', got {loss_on!r}")
+        if n_clusters < 2:
+            raise ValueError(f"n_clusters must be at least 2, got {n_clusters}")
+        self.encoder = SpeechEncoder(config)
+        self.proj = nn.Linear(self.encoder.config.d_model, proj_dim)
+        self.cluster_embeddings = nn.Parameter(torch.randn(n_clusters, proj_dim))
+        self.temperature = temperature
+        self.start_prob, self.span_length, self.loss_on = start_prob, span_length, loss_on
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """``(batch, frames, d_model)`` encoder output to ``(batch, frames, n_clusters)`` logits."""
+        return cosine_logits(self.proj(hidden), self.cluster_embeddings, self.temperature)
+
+    def forward(
+        self, mels: torch.Tensor, mel_lengths: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        frames, lengths = self.encoder.frontend(mels, mel_lengths)
+        if targets.shape != frames.shape[:2]:
+            raise ValueError(
+                f"targets must be (batch, frames) = {tuple(frames.shape[:2])} (one cluster per 20 ms "
+                f"encoder frame), got {tuple(targets.shape)}"
+            )
+        mask = mask_spans(
+            lengths.cpu(), frames.shape[1], start_prob=self.start_prob, span_length=self.span_length
+        )
+        mask = mask.to(frames.device)
+        out = self.encoder.transformer(self.encoder.apply_mask(frames, mask), lengths)
+        valid = ~out.padding_mask & (targets != IGNORE)
+        scored = mask & valid if self.loss_on == "masked" else valid
+        logits = self.logits(out.hidden[scored])
+        loss = F.cross_entropy(logits, targets[scored])
+        with torch.no_grad():
+            on_masked = self.logits(out.hidden[mask & valid]).argmax(-1) == targets[mask & valid]
+        metrics = {"accuracy": on_masked.float().mean().item(), "mask_fraction": (mask & valid).sum().item() /
+                   valid.sum().item()}  # fmt: skip
+        return loss, metrics
+
+
+@torch.no_grad()
+def layer_features(
+    encoder: SpeechEncoder, mels: list[torch.Tensor], layer: int, batch_size: int = 32
+) -> list[np.ndarray]:
+    """Hidden states of one layer for each utterance (eval mode, no masking).
+
+    ``mels``: a list of ``(mel_frames, n_mels)`` log-mel tensors. ``layer``
+    indexes :attr:`EncoderOutput.layers` (0: the Transformer's input, ``i``:
+    block ``i``'s output). Returns a list of ``(frames, d_model)`` float32
+    arrays, the iteration-2 k-means input and the input of layer probes.
+    """
+    n_layers = len(encoder.layers)
+    if not 0 <= layer <= n_layers:
+        raise ValueError(f"layer must be in [0, {n_layers}], got {layer}")
+    was_training = encoder.training
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    result = []
+    for start in range(0, len(mels), batch_size):
+        padded, lengths = pad_sequences(mels[start : start + batch_size])
+        out = encoder(padded.to(device), lengths)
+        hidden = out.layers[layer].cpu().numpy()
+        result.extend(h[:n] for h, n in zip(hidden, out.lengths.tolist(), strict=True))
+    encoder.train(was_training)
+    return result

@@ -1,0 +1,130 @@
+"""HuBERT pretraining on unlabeled audio, end to end (notebook 11; cached by :mod:`speechlm.pretrained`).
+
+1. log-mel encoder inputs and 50 frames/s MFCC (+ deltas) for every utterance;
+2. iteration 1: k-means on the MFCC frames gives one target unit per encoder frame;
+3. masked prediction of those units (:class:`speechlm.ssl.HuBERT`) for ``steps`` updates;
+4. iteration 2 (optional): k-means on layer ``iteration2_layer`` of the iteration-1
+   encoder gives new targets, and training continues from the iteration-1 weights.
+
+Everything is seeded; the same arguments give the same encoder on the same machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from speechlm import units
+from speechlm.ssl.encoder import EncoderConfig
+from speechlm.ssl.features import log_mel_features, mfcc_features
+from speechlm.ssl.hubert import HuBERT, collate_targets, layer_features
+from speechlm.train import fit
+
+__all__ = ["HubertRecipe", "kmeans_targets", "pretrain_hubert", "warmup_linear_decay"]
+
+
+@dataclass(frozen=True)
+class HubertRecipe:
+    """Everything that determines a pretrained encoder (and so its cache key)."""
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    n_utterances: int = 3000  # unlabeled training utterances
+    n_clusters: int = 100  # k-means units used as targets
+    steps: int = 3000  # iteration-1 updates
+    iteration2_steps: int = 0  # 0: no second iteration
+    iteration2_layer: int = 2  # the layer whose k-means units are the iteration-2 targets
+    batch_size: int = 16
+    lr: float = 1e-3  # peak learning rate of AdamW
+    warmup_steps: int = 200
+    max_kmeans_frames: int = 100_000  # frames sampled to fit k-means
+    seed: int = 0
+
+
+def warmup_linear_decay(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
+    """A ``LambdaLR``: linear warm-up to the peak rate over ``warmup_steps``, then linear decay to 0."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def kmeans_targets(
+    features: Sequence[np.ndarray], n_clusters: int, *, seed: int = 0, max_frames: int = 100_000
+) -> tuple[list[np.ndarray], object]:
+    """Fit k-means on (at most ``max_frames`` randomly sampled) frames of ``features`` (a list of
+    ``(frames, dim)`` arrays) and return each utterance's units ``(frames,)`` and the model."""
+    stacked = np.concatenate(features)
+    if stacked.shape[0] > max_frames:
+        pick = np.random.default_rng(seed).choice(stacked.shape[0], max_frames, replace=False)
+        stacked = stacked[np.sort(pick)]
+    kmeans = units.fit_kmeans(stacked, n_clusters, seed=seed)
+    return [units.assign_units(kmeans, f) for f in features], kmeans
+
+
+def _train(model: HuBERT, mels, targets, recipe: HubertRecipe, steps: int, progress: bool, seed: int):
+    generator = torch.Generator().manual_seed(seed)
+    loader = torch.utils.data.DataLoader(
+        list(zip(mels, [torch.from_numpy(t) for t in targets], strict=True)),
+        batch_size=recipe.batch_size, shuffle=True, collate_fn=collate_targets, generator=generator,
+        drop_last=len(mels) > recipe.batch_size,
+    )  # fmt: skip
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.01)
+    scheduler = warmup_linear_decay(optimizer, recipe.warmup_steps, steps)
+    return fit(model, loader, optimizer=optimizer, steps=steps, scheduler=scheduler, grad_clip=1.0,
+               seed=seed, progress=progress, log_every=max(1, steps // 50))  # fmt: skip
+
+
+def pretrain_hubert(audios: Sequence[np.ndarray], recipe: HubertRecipe, *, progress: bool = True):
+    """Pretrain a :class:`SpeechEncoder` on ``audios`` (16 kHz mono arrays) with HuBERT.
+
+    Returns ``(encoder, info)``; ``info`` holds the final masked-prediction
+    accuracy of each iteration (``"accuracy_it1"``, ``"accuracy_it2"``) and
+    the training time in seconds.
+    """
+    if len(audios) == 0:
+        raise ValueError("pretraining needs at least one utterance")
+    mels = [log_mel_features(a) for a in audios]
+    mfcc = [mfcc_features(a) for a in audios]
+    targets, _ = kmeans_targets(
+        mfcc, recipe.n_clusters, seed=recipe.seed, max_frames=recipe.max_kmeans_frames
+    )
+    torch.manual_seed(recipe.seed)
+    model = HuBERT(recipe.n_clusters, recipe.encoder)
+    history = _train(model, mels, targets, recipe, recipe.steps, progress, recipe.seed)
+    info = {"accuracy_it1": _last_accuracy(model, mels, targets), "time_s": history.time_s}
+    if recipe.iteration2_steps > 0:
+        hidden = layer_features(model.encoder, mels, recipe.iteration2_layer)
+        targets, _ = kmeans_targets(
+            [_standardise(h) for h in hidden],
+            recipe.n_clusters,
+            seed=recipe.seed,
+            max_frames=recipe.max_kmeans_frames,
+        )
+        encoder_state = model.encoder.state_dict()
+        torch.manual_seed(recipe.seed + 1)
+        model = HuBERT(recipe.n_clusters, recipe.encoder)
+        model.encoder.load_state_dict(encoder_state)
+        history2 = _train(model, mels, targets, recipe, recipe.iteration2_steps, progress, recipe.seed + 1)
+        info["accuracy_it2"] = _last_accuracy(model, mels, targets)
+        info["time_s"] += history2.time_s
+    return model.encoder, info
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-5)
+
+
+@torch.no_grad()
+def _last_accuracy(model: HuBERT, mels, targets, n: int = 64) -> float:
+    """Masked-prediction accuracy on (up to) the first ``n`` training utterances, in eval mode."""
+    model.eval()
+    batch = collate_targets(list(zip(mels[:n], [torch.from_numpy(t) for t in targets[:n]], strict=True)))
+    _, metrics = model(*batch)
+    model.train()
+    return metrics["accuracy"]

@@ -1,0 +1,84 @@
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from speechlm import finetune, ssl
+from speechlm.ctc import CharVocab
+
+SMALL = ssl.EncoderConfig(
+    d_model=32, num_layers=1, num_heads=2, d_ff=64, pos_conv_kernel=7, pos_conv_groups=4
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _tone_utterances():
+    """Two "words": a low tone says "a", a high tone says "b"; utterances are sequences of them."""
+    rng = np.random.default_rng(0)
+    t = np.arange(3200) / 16_000  # 200 ms per symbol
+    tones = {"a": np.sin(2 * np.pi * 300 * t), "b": np.sin(2 * np.pi * 2500 * t)}
+    utts = []
+    for _ in range(24):
+        text = "".join(rng.choice(["a", "b"], size=int(rng.integers(2, 5))))
+        audio = np.concatenate([np.zeros(1600)] + [np.concatenate([tones[c], np.zeros(1600)]) for c in text])
+        audio = (0.3 * audio + 0.003 * rng.standard_normal(audio.size)).astype(np.float32)
+        utts.append(SimpleNamespace(audio=audio, sample_rate=16_000, text=text.upper(), id=""))
+    return utts
+
+
+def test_normalize_text():
+    assert finetune.normalize_text("  Turn ON the lights, 2 times! ") == "turn on the lights times"
+    assert finetune.normalize_text("don't") == "don't"
+
+
+def test_prepare_and_spec_augment():
+    vocab = CharVocab(finetune.ALPHABET)
+    items = finetune.prepare(_tone_utterances()[:2], vocab)
+    assert items[0].text == items[0].text.lower() and items[0].mels.shape[1] == 80
+    assert vocab.decode(items[0].targets.tolist()) == items[0].text
+    mels = torch.randn(2, 100, 80)
+    config = finetune.FinetuneConfig(freq_masks=1, freq_width=8, time_masks=1, time_width=10)
+    out = finetune.spec_augment(mels, torch.tensor([100, 60]), config, torch.Generator().manual_seed(0))
+    zeroed = (out == 0).float().mean().item()
+    assert 0.0 < zeroed < (8 / 80 + 10 / 100) + 1e-6
+    assert torch.equal(mels[out != 0], out[out != 0])  # nothing else changed
+    with pytest.raises(ValueError, match="no transcript"):
+        silent = SimpleNamespace(audio=np.zeros(1600, np.float32), sample_rate=16000, text="42", id="x")
+        finetune.prepare([silent], vocab)
+
+
+def test_finetuning_learns_a_two_word_task_and_keeps_the_best_checkpoint():
+    vocab = CharVocab("ab")
+    items = finetune.prepare(_tone_utterances(), vocab)
+    torch.manual_seed(0)
+    encoder = ssl.SpeechEncoder(SMALL)
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    config = finetune.FinetuneConfig(steps=150, batch_size=8, lr_head=3e-3, lr_encoder=3e-3, warmup_steps=10,
+                                      eval_every=50, freq_masks=0, time_masks=0)  # fmt: skip
+    model, info = finetune.finetune_ctc(encoder, items[:16], items[16:], vocab, config, progress=False)
+    assert [s for s, _ in info["dev_cer"]] == [50, 100, 150]
+    assert info["best_dev_cer"] == min(c for _, c in info["dev_cer"])
+    assert finetune.evaluate_asr(model, items[16:], vocab)["cer"] == pytest.approx(info["best_dev_cer"])
+    assert info["best_dev_cer"] < 0.3
+    assert all(
+        torch.equal(v, encoder.state_dict()[k]) for k, v in before.items()
+    )  # the input is not modified
+
+
+def test_frozen_encoder_does_not_move_during_the_freeze():
+    vocab = CharVocab("ab")
+    items = finetune.prepare(_tone_utterances()[:6], vocab)
+    torch.manual_seed(0)
+    encoder = ssl.SpeechEncoder(SMALL)
+    config = finetune.FinetuneConfig(steps=3, freeze_steps=3, batch_size=4, eval_every=3, warmup_steps=1)
+    model, _ = finetune.finetune_ctc(encoder, items[:4], items[4:], vocab, config, progress=False)
+    for name, value in encoder.state_dict().items():
+        assert torch.equal(value, model.encoder.state_dict()[name]), name

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+
+from speechlm import pretrained, ssl
+from speechlm.ssl.pretrain import HubertRecipe
+
+TINY = pretrained.PretrainedRecipe(
+    "tiny-test",
+    version=1,
+    hubert=HubertRecipe(
+        encoder=ssl.EncoderConfig(n_mels=80, d_model=32, num_layers=2, num_heads=2, d_ff=64,
+                                  pos_conv_kernel=7, pos_conv_groups=4),
+        n_utterances=6, n_clusters=4, steps=4, iteration2_steps=2, iteration2_layer=1, batch_size=3,
+        warmup_steps=2,
+    ),
+)  # fmt: skip
+
+
+@pytest.fixture
+def fake_corpus(tmp_path, monkeypatch):
+    """A temporary cache and six synthetic "utterances" (tones with noise) instead of the corpus."""
+    monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models train much faster on one thread of a busy machine
+    rng = np.random.default_rng(0)
+    t = np.arange(16_000) / 16_000
+    tones = [
+        np.sin(2 * np.pi * f * t) * 0.3 + 0.01 * rng.standard_normal(t.size) for f in (200, 300, 450, 700)
+    ]
+    audio = [tone.astype(np.float32)[: 8000 + 900 * i] for i, tone in enumerate(tones + tones[:2])]
+    calls = []
+
+    def fake_audio(recipe):
+        calls.append(recipe.name)
+        return audio
+
+    monkeypatch.setattr(pretrained, "_training_audio", fake_audio)
+    yield calls
+    torch.set_num_threads(threads)
+
+
+def test_load_trains_once_then_reads_the_cache(fake_corpus):
+    first = pretrained.load(TINY, progress=False)
+    assert fake_corpus == ["tiny-test"]
+    path = pretrained.cache_path(TINY)
+    assert path.exists() and path.name.startswith("tiny-test-v1-")
+    assert not list(path.parent.glob("*.tmp"))  # written atomically
+    second = pretrained.load(TINY, progress=False)
+    assert fake_corpus == ["tiny-test"]  # not trained again
+    assert not second.training
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    info = pretrained.load_info(TINY)
+    assert set(info) == {"accuracy_it1", "accuracy_it2", "time_s"}
+    assert 0.0 <= info["accuracy_it1"] <= 1.0
+    state = torch.load(path, weights_only=True)  # plain tensors and numbers: loads without pickled code
+    assert state["key"] == TINY.key()
+
+
+def test_training_is_deterministic(fake_corpus, tmp_path, monkeypatch):
+    first = pretrained.load(TINY, progress=False).state_dict()
+    monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path / "again"))
+    second = pretrained.load(TINY, progress=False).state_dict()
+    assert len(fake_corpus) == 2
+    for name in first:
+        torch.testing.assert_close(first[name], second[name], rtol=0, atol=0, msg=name)
+
+
+def test_cache_key_changes_with_any_setting_and_version():
+    keys = {
+        TINY.key(),
+        pretrained.PretrainedRecipe("tiny-test", version=2, hubert=TINY.hubert).key(),
+        pretrained.PretrainedRecipe("tiny-test", version=1, hubert=HubertRecipe(steps=5)).key(),
+    }
+    assert len(keys) == 3
+    assert TINY.key() == pretrained.PretrainedRecipe("tiny-test", 1, TINY.hubert).key()
+
+
+def test_unknown_recipe_and_missing_info(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path))
+    with pytest.raises(KeyError, match=r"known: .*hubert"):
+        pretrained.load("nope")
+    with pytest.raises(FileNotFoundError, match="call load"):
+        pretrained.load_info(TINY)
+    assert "hubert" in pretrained.RECIPES
