@@ -22,7 +22,9 @@ import numpy as np
 import torch
 
 from speechlm import corpus, finetune, ssl
+from speechlm import pretrained as pretrained_cache
 from speechlm.ctc import CharVocab
+from speechlm.pretrained import PretrainedRecipe
 from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert
 
 
@@ -32,7 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--root", default=None, help="folder of the real corpus (fsdd, folder)")
     p.add_argument("--budgets", type=int, nargs="+", default=[25, 50, 100, 200], help="labeled utterances")
     p.add_argument("--pretrain-utterances", type=int, default=1000)
-    p.add_argument("--pretrain-steps", type=int, default=1500)
+    p.add_argument("--pretrain-steps", type=int, default=600)
     p.add_argument("--iteration2-steps", type=int, default=0)
     p.add_argument("--clusters", type=int, default=100)
     p.add_argument("--finetune-steps", type=int, default=300)
@@ -59,7 +61,8 @@ def label_ratio(budgets: list[int], pre: list[float], scratch: list[float]) -> s
     """How many more labels the scratch encoder needs to match the pretrained one at the smallest
     budget: interpolate scratch CER linearly in log(budget)."""
     target = pre[0]
-    for (b0, c0), (b1, c1) in zip(zip(budgets, scratch), zip(budgets[1:], scratch[1:]), strict=False):
+    for i in range(len(budgets) - 1):
+        (b0, c0), (b1, c1) = (budgets[i], scratch[i]), (budgets[i + 1], scratch[i + 1])
         if c0 >= target >= c1 and c0 != c1:
             frac = (c0 - target) / (c0 - c1)
             equal_budget = np.exp(np.log(b0) + frac * (np.log(b1) - np.log(b0)))
@@ -83,8 +86,13 @@ def main(argv=None) -> None:
         encoder=config, n_utterances=len(unlabeled), n_clusters=args.clusters, steps=args.pretrain_steps,
         iteration2_steps=args.iteration2_steps, iteration2_layer=max(1, args.layers // 2),
     )  # fmt: skip
-    pretrained, info = pretrain_hubert([u.audio for u in unlabeled], recipe)
-    print(f"pretrained in {info['time_s']:.0f} s: " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
+    if args.corpus == "embedded":  # cached, and shared with the notebooks when the recipe is the default
+        cached = PretrainedRecipe("hubert", version=1, hubert=recipe)
+        encoder_pt = pretrained_cache.load(cached)
+        info = pretrained_cache.load_info(cached)
+    else:
+        encoder_pt, info = pretrain_hubert([u.audio for u in unlabeled], recipe)
+    print(f"pretrained ({info['time_s']:.0f} s): " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
     torch.manual_seed(12345)
     scratch = ssl.SpeechEncoder(config)
     vocab = CharVocab(finetune.ALPHABET)
@@ -96,17 +104,21 @@ def main(argv=None) -> None:
             raise SystemExit(f"budget {budget} is more than the {len(labeled_pool)} training utterances")
         result = {}
         for name, encoder, freeze in (
-            ("pretrained", pretrained, args.freeze_fraction),
+            ("pretrained", encoder_pt, args.freeze_fraction),
             ("scratch", scratch, 0.0),
         ):
             scores = []
             for seed in args.seeds:
                 best = None
                 for lr in args.encoder_lrs:
+                    steps = args.finetune_steps
                     ft = finetune.FinetuneConfig(
-                        steps=args.finetune_steps, lr_encoder=lr, freeze_steps=int(freeze * args.finetune_steps),
-                        eval_every=max(1, args.finetune_steps // 6), seed=seed,
-                    )  # fmt: skip
+                        steps=steps,
+                        lr_encoder=lr,
+                        freeze_steps=int(freeze * steps),
+                        eval_every=max(1, steps // 6),
+                        seed=seed,
+                    )
                     model, ft_info = finetune.finetune_ctc(
                         encoder, labeled_pool[:budget], dev_items, vocab, ft
                     )
@@ -117,18 +129,23 @@ def main(argv=None) -> None:
         rows.append((budget, result))
         pre, scr = result["pretrained"], result["scratch"]
         print(f"budget {budget}: CER pretrained {pre['cer']:.3f} scratch {scr['cer']:.3f}", flush=True)
-    print(f"\n{args.corpus}: {len(unlabeled)} unlabeled utterances, {args.pretrain_steps} pretraining steps, "
-          f"{args.finetune_steps} CTC steps, encoder lrs {args.encoder_lrs}, seeds {args.seeds}\n")  # fmt: skip
     print(
-        "| labeled utterances | CER pretrained | CER scratch | WER pretrained | WER scratch | relative CER gain |"
+        f"\n{args.corpus}: {len(unlabeled)} unlabeled utterances, {args.pretrain_steps} pretraining steps, "
+        f"{args.finetune_steps} CTC steps, encoder lrs {args.encoder_lrs}, seeds {args.seeds}\n"
     )
+    print("| labeled | CER pretrained | CER scratch | WER pretrained | WER scratch | relative CER gain |")
     print("|---:|---:|---:|---:|---:|---:|")
     for budget, r in rows:
         pre, scr = r["pretrained"], r["scratch"]
         gain = (scr["cer"] - pre["cer"]) / scr["cer"]
-        print(
-            f"| {budget} | {pre['cer']:.3f} | {scr['cer']:.3f} | {pre['wer']:.3f} | {scr['wer']:.3f} | {gain:+.0%} |"
-        )
+        cells = [
+            f"{pre['cer']:.3f}",
+            f"{scr['cer']:.3f}",
+            f"{pre['wer']:.3f}",
+            f"{scr['wer']:.3f}",
+            f"{gain:+.0%}",
+        ]
+        print(f"| {budget} | " + " | ".join(cells) + " |")
     budgets = [b for b, _ in rows]
     ratio = label_ratio(
         budgets, [r["pretrained"]["cer"] for _, r in rows], [r["scratch"]["cer"] for _, r in rows]

@@ -491,7 +491,9 @@ def pretrain(
         batch = pretraining_batch(tokenizer, examples, model.cfg.max_len, gen)
         chosen = batch["labels"] != -100
         out = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"], mlm_mask=chosen)
-        return pretraining_loss(out, batch["labels"][chosen], batch["next_sentence_label"] if use_nsp else None)
+        return pretraining_loss(
+            out, batch["labels"][chosen], batch["next_sentence_label"] if use_nsp else None
+        )
 
     return _optimise(
         model, loss_of_step, steps, lr, progress, "pretraining" + ("" if use_nsp else " (no NSP)")
@@ -530,21 +532,33 @@ def fill_mask(model: Bert, tokenizer, text: str, k: int = 5) -> list[list[tuple[
 
 
 class BertClassifier(nn.Module):
-    """A sentence classifier on BERT's pooled ``[CLS]`` (as ``BertForSequenceClassification``).
+    """A sentence classifier on top of a :class:`Bert` (notebook 08).
 
-    ``forward(input_ids, token_type_ids=None, attention_mask=None)`` returns
-    logits ``(batch, num_labels)``.
+    ``pooling="cls"`` classifies the pooled ``[CLS]`` vector, as
+    ``BertForSequenceClassification`` does; ``pooling="mean"`` the mean of the
+    last hidden states over real tokens. ``forward(input_ids,
+    token_type_ids=None, attention_mask=None)`` returns logits ``(batch, num_labels)``.
     """
 
-    def __init__(self, bert: Bert, num_labels: int, dropout: float = 0.1):
+    def __init__(self, bert: Bert, num_labels: int, pooling: str = "cls", dropout: float = 0.1):
         super().__init__()
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
         self.bert = bert
+        self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(bert.cfg.hidden, num_labels)
 
     def forward(self, input_ids, token_type_ids=None, attention_mask=None) -> torch.Tensor:
+        if attention_mask is None:
+            attention_mask = input_ids != self.bert.cfg.pad_id
         hidden = self.bert.encode(input_ids, token_type_ids, attention_mask)
-        return self.head(self.dropout(torch.tanh(self.bert.pooler(hidden[:, 0]))))
+        if self.pooling == "cls":
+            pooled = torch.tanh(self.bert.pooler(hidden[:, 0]))
+        else:
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1)
+        return self.head(self.dropout(pooled))
 
 
 def finetune(
@@ -556,11 +570,15 @@ def finetune(
     batch_size: int = 16,
     lr: float = 5e-4,
     seed: int = 0,
+    freeze_encoder: bool = False,
     progress: bool = False,
 ) -> list[float]:
-    """Fine-tune every weight of ``classifier`` on ``(texts, labels)`` with cross-entropy."""
+    """Fine-tune ``classifier`` on ``(texts, labels)`` with cross-entropy: every
+    weight, or only the head with ``freeze_encoder=True`` (BERT used as a
+    fixed feature extractor)."""
     if len(texts) != len(labels) or not texts:
         raise ValueError(f"expected as many labels as texts (and some), got {len(texts)} and {len(labels)}")
+    classifier.bert.requires_grad_(not freeze_encoder)
     gen = torch.Generator().manual_seed(seed)
     y = torch.as_tensor(labels)
 

@@ -3,6 +3,7 @@
 ``course check``    fail when a notebook breaks the course's conventions
 ``course headers``  regenerate header cells, setup preambles and the README map
 ``course time``     execute notebooks headless and record run time and headline
+``corpus ...``      build, describe or speak the embedded corpus (see ``python -m speechlm corpus -h``)
 """
 
 from __future__ import annotations
@@ -44,10 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
         "only", nargs="*", help="with `time`: only notebooks whose path contains one of these strings"
     )
     course_parser.set_defaults(func=_course)
+    commands.add_parser("corpus", help="build, describe or speak the embedded corpus")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["corpus"]:  # the corpus has its own parser; hand it everything after the word
+        from speechlm.corpus.__main__ import main as corpus_main
+
+        return corpus_main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CTCHead", "CharVocab", "ctc_forward_loss", "ctc_greedy_decode"]
+__all__ = ["CTCHead", "CharVocab", "ctc_forward_loss", "ctc_forward_variables", "ctc_greedy_decode"]
 
 # A finite stand-in for log(0): logsumexp over only -inf gives NaN gradients, this does not.
 _LOG_ZERO = -1e30
@@ -38,6 +38,68 @@ def _extended_targets(targets: torch.Tensor, blank: int) -> torch.Tensor:
     ext = torch.full((batch, 2 * max_s + 1), blank, dtype=torch.long, device=targets.device)
     ext[:, 1::2] = targets
     return ext
+
+
+def _check_inputs(log_probs, targets, input_lengths, target_lengths):
+    if log_probs.ndim != 3:
+        raise ValueError(f"log_probs must be (time, batch, classes), got shape {tuple(log_probs.shape)}")
+    n_time, batch, _ = log_probs.shape
+    device = log_probs.device
+    input_lengths = torch.as_tensor(input_lengths, dtype=torch.long, device=device)
+    target_lengths = torch.as_tensor(target_lengths, dtype=torch.long, device=device)
+    targets = torch.as_tensor(targets, dtype=torch.long, device=device)
+    if targets.ndim != 2 or targets.shape[0] != batch:
+        raise ValueError(
+            f"targets must be (batch={batch}, max_target_length), got shape {tuple(targets.shape)}"
+        )
+    if input_lengths.shape != (batch,) or target_lengths.shape != (batch,):
+        raise ValueError("input_lengths and target_lengths must each hold one length per utterance")
+    if int(input_lengths.max()) > n_time or int(input_lengths.min()) < 1:
+        raise ValueError(f"input_lengths must be in [1, {n_time}], got {input_lengths.tolist()}")
+    if int(target_lengths.max()) > targets.shape[1] or int(target_lengths.min()) < 0:
+        raise ValueError(f"target_lengths must be in [0, {targets.shape[1]}], got {target_lengths.tolist()}")
+    return targets, input_lengths, target_lengths
+
+
+def ctc_forward_variables(
+    log_probs: torch.Tensor,
+    targets: torch.Tensor,
+    input_lengths: torch.Tensor | Sequence[int],
+    target_lengths: torch.Tensor | Sequence[int],
+    *,
+    blank: int = 0,
+) -> torch.Tensor:
+    """The log forward variables :math:`\\log \\alpha_t(s)`: ``(time, batch, 2 * max_target_length + 1)``.
+
+    Arguments as :func:`ctc_forward_loss`. Row ``t`` of utterance ``b`` is the
+    log-probability of all path prefixes of ``t + 1`` frames that end in state
+    ``s`` of the extended target (even ``s``: a blank; odd ``s``: label
+    ``(s - 1) / 2``); unreachable states hold a large negative number (about
+    ``-1e30``) instead of ``-inf``. Beyond ``input_lengths[b]`` the last row
+    is repeated. Notebook 12 draws it as the alignment lattice.
+    """
+    targets, input_lengths, target_lengths = _check_inputs(log_probs, targets, input_lengths, target_lengths)
+    n_time, batch, _ = log_probs.shape
+    device = log_probs.device
+    ext = _extended_targets(targets, blank)  # (batch, L), L = 2S + 1
+    n_states = ext.shape[1]
+    state = torch.arange(n_states, device=device)
+    # The skip from s - 2 is allowed into a label that differs from the label two states back.
+    ext_two_back = F.pad(ext, (2, 0), value=blank)[:, :n_states]
+    can_skip = (ext != blank) & (ext != ext_two_back)
+    emit = log_probs.permute(1, 0, 2).gather(2, ext[:, None, :].expand(batch, n_time, n_states))
+
+    alpha = torch.full((batch, n_states), _LOG_ZERO, dtype=log_probs.dtype, device=device)
+    alpha = torch.where(state < 2, emit[:, 0], alpha)  # start in the first blank or the first label
+    alphas = [alpha]
+    for t in range(1, n_time):
+        from_prev = F.pad(alpha, (1, 0), value=_LOG_ZERO)[:, :n_states]
+        from_skip = F.pad(alpha, (2, 0), value=_LOG_ZERO)[:, :n_states]
+        from_skip = torch.where(can_skip, from_skip, torch.full_like(from_skip, _LOG_ZERO))
+        new = torch.logsumexp(torch.stack([alpha, from_prev, from_skip]), dim=0) + emit[:, t]
+        alpha = torch.where((t < input_lengths)[:, None], new, alpha)  # padded frames keep alpha
+        alphas.append(alpha)
+    return torch.stack(alphas)
 
 
 def ctc_forward_loss(
@@ -59,43 +121,10 @@ def ctc_forward_loss(
     target length (as PyTorch). An impossible alignment (too few frames) gives
     ``inf``, like ``F.ctc_loss(..., zero_infinity=False)``.
     """
-    if log_probs.ndim != 3:
-        raise ValueError(f"log_probs must be (time, batch, classes), got shape {tuple(log_probs.shape)}")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-    n_time, batch, _ = log_probs.shape
-    device = log_probs.device
-    input_lengths = torch.as_tensor(input_lengths, dtype=torch.long, device=device)
-    target_lengths = torch.as_tensor(target_lengths, dtype=torch.long, device=device)
-    targets = torch.as_tensor(targets, dtype=torch.long, device=device)
-    if targets.ndim != 2 or targets.shape[0] != batch:
-        raise ValueError(
-            f"targets must be (batch={batch}, max_target_length), got shape {tuple(targets.shape)}"
-        )
-    if input_lengths.shape != (batch,) or target_lengths.shape != (batch,):
-        raise ValueError("input_lengths and target_lengths must each hold one length per utterance")
-    if int(input_lengths.max()) > n_time or int(input_lengths.min()) < 1:
-        raise ValueError(f"input_lengths must be in [1, {n_time}], got {input_lengths.tolist()}")
-    if int(target_lengths.max()) > targets.shape[1] or int(target_lengths.min()) < 0:
-        raise ValueError(f"target_lengths must be in [0, {targets.shape[1]}], got {target_lengths.tolist()}")
-
-    ext = _extended_targets(targets, blank)  # (batch, L), L = 2S + 1
-    n_states = ext.shape[1]
-    state = torch.arange(n_states, device=device)
-    # The skip from s - 2 is allowed into a label that differs from the label two states back.
-    ext_two_back = F.pad(ext, (2, 0), value=blank)[:, :n_states]
-    can_skip = (ext != blank) & (ext != ext_two_back)
-    emit = log_probs.permute(1, 0, 2).gather(2, ext[:, None, :].expand(batch, n_time, n_states))
-
-    alpha = torch.full((batch, n_states), _LOG_ZERO, dtype=log_probs.dtype, device=device)
-    alpha = torch.where(state < 2, emit[:, 0], alpha)  # start in the first blank or the first label
-    for t in range(1, n_time):
-        from_prev = F.pad(alpha, (1, 0), value=_LOG_ZERO)[:, :n_states]
-        from_skip = F.pad(alpha, (2, 0), value=_LOG_ZERO)[:, :n_states]
-        from_skip = torch.where(can_skip, from_skip, torch.full_like(from_skip, _LOG_ZERO))
-        new = torch.logsumexp(torch.stack([alpha, from_prev, from_skip]), dim=0) + emit[:, t]
-        alpha = torch.where((t < input_lengths)[:, None], new, alpha)  # padded frames keep alpha
-
+    alpha = ctc_forward_variables(log_probs, targets, input_lengths, target_lengths, blank=blank)[-1]
+    target_lengths = torch.as_tensor(target_lengths, dtype=torch.long, device=log_probs.device)
     last = 2 * target_lengths  # the final blank; the final label is last - 1
     end_blank = alpha.gather(1, last[:, None])[:, 0]
     end_label = alpha.gather(1, (last - 1).clamp(min=0)[:, None])[:, 0]

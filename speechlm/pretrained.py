@@ -50,11 +50,19 @@ def register(recipe: PretrainedRecipe) -> PretrainedRecipe:
     return recipe
 
 
+# The course's encoder: 3 layers, 96 wide (about 0.4 M parameters), HuBERT iteration 1 on 1,000
+# unlabeled utterances for 600 steps: about 7 minutes on a busy 2-core CPU (measured), once per cache.
 register(
     PretrainedRecipe(
         "hubert",
         version=1,
-        hubert=HubertRecipe(n_utterances=3000, n_clusters=100, steps=3000, iteration2_steps=0),
+        hubert=HubertRecipe(
+            encoder=EncoderConfig(d_model=96, num_layers=3, num_heads=4, d_ff=384),
+            n_utterances=1000,
+            n_clusters=100,
+            steps=600,
+            iteration2_layer=1,
+        ),
     )
 )
 

@@ -2,8 +2,10 @@
 
 import hashlib
 import itertools
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -250,3 +252,29 @@ def test_synthesize_rejects_bad_input():
         corpus.synthesize("   ")
     with pytest.raises(TypeError, match="speaker must be"):
         corpus.synthesize("hello", speaker=3)
+
+
+def _espeak_servers() -> int:
+    """How many eSpeak servers this process runs (Linux /proc)."""
+    count = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        count += int(stat[1]) == os.getpid() and b"espeak_server" in cmdline
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_an_abandoned_run_blocks_nothing_and_leaves_no_process():
+    espeak.close()
+    run = espeak.synth_many([espeak.Request(f"number {i}") for i in range(40)])
+    next(run)  # abandoned half-way, as by an interrupted notebook cell
+    assert corpus.synthesize("still works").words[0][0] == "still"  # another pair of servers
+    assert _espeak_servers() == 4
+    run.close()
+    assert _espeak_servers() == 2  # the abandoned run's servers stopped; the idle pair remains
+    espeak.close()
+    assert _espeak_servers() == 0

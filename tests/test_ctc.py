@@ -1,3 +1,6 @@
+import itertools
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -102,3 +105,38 @@ def test_ctc_head_outputs_log_probabilities():
     out = head(torch.randn(2, 5, 16))
     assert out.shape == (2, 5, 7)
     torch.testing.assert_close(out.exp().sum(-1), torch.ones(2, 5))
+
+
+def _collapse(path, blank=0):
+    out = []
+    for i, c in enumerate(path):
+        if c != blank and (i == 0 or c != path[i - 1]):
+            out.append(c)
+    return out
+
+
+def test_loss_equals_brute_force_sum_over_all_alignments():
+    g = torch.Generator().manual_seed(5)
+    n_time, n_classes = 6, 3
+    log_probs = torch.randn(n_time, 1, n_classes, generator=g, dtype=torch.float64).log_softmax(-1)
+    target = [1, 1, 2]  # a repeat: needs a blank between the two 1s
+    total = 0.0
+    for path in itertools.product(range(n_classes), repeat=n_time):
+        if _collapse(path) == target:
+            total += math.exp(sum(log_probs[t, 0, c].item() for t, c in enumerate(path)))
+    loss = ctc.ctc_forward_loss(log_probs, torch.tensor([target]), [n_time], [3], reduction="sum")
+    assert loss.item() == pytest.approx(-math.log(total), abs=1e-10)
+
+
+def test_forward_variables_start_and_end_like_the_recursion_says():
+    log_probs = torch.randn(5, 2, 4, dtype=torch.float64).log_softmax(-1)
+    targets = torch.tensor([[1, 2], [3, 0]])
+    alphas = ctc.ctc_forward_variables(log_probs, targets, [5, 4], [2, 1])
+    assert alphas.shape == (5, 2, 5)
+    torch.testing.assert_close(alphas[0, 0, :2], log_probs[0, 0, [0, 1]])  # start in blank or first label
+    assert (alphas[0, :, 2:] < -1e29).all()  # nothing else is reachable after one frame
+    torch.testing.assert_close(alphas[4, 1], alphas[3, 1])  # frames past the length change nothing
+    nll = -torch.logaddexp(alphas[3, 1, 2], alphas[3, 1, 1])
+    torch.testing.assert_close(
+        nll, ctc.ctc_forward_loss(log_probs, targets, [5, 4], [2, 1], reduction="none")[1]
+    )

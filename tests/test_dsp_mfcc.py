@@ -202,3 +202,21 @@ def test_mfcc_is_gain_invariant_except_c0():
     b = dsp.mfcc(4.0 * y, SR, n_fft=512, hop_length=160, top_db=None)
     np.testing.assert_allclose(b[:, 1:], a[:, 1:], atol=1e-3)
     np.testing.assert_allclose(b[:, 0] - a[:, 0], 20 * np.log10(4.0) * np.sqrt(128), rtol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def corpus_speech():
+    from speechlm import corpus
+
+    return [u.audio for u in corpus.load("embedded", split="dev", size=3, seed=0, progress=False)]
+
+
+def test_parity_on_corpus_speech(corpus_speech):
+    for y in corpus_speech:
+        for kwargs in LIBROSA_ARGS[:3]:
+            ours = dsp.mfcc(y, SR, **kwargs)
+            theirs = librosa.feature.mfcc(y=y, sr=SR, **kwargs)
+            assert np.max(np.abs(ours - theirs.T)) <= 1e-3 * np.max(np.abs(theirs))
+        scaled = 32768.0 * y
+        theirs = kaldi.mfcc(torch.from_numpy(scaled)[None], dither=0.0).numpy()
+        assert np.max(np.abs(dsp.mfcc_kaldi(scaled, SR) - theirs)) <= 1e-3 * np.max(np.abs(theirs))

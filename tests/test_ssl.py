@@ -209,3 +209,18 @@ def test_wav2vec2_trains_on_a_tiny_batch():
     assert metrics["accuracy"] > 1 / 6 + 0.1
     assert 1.0 <= metrics["perplexity"] <= 16.0
     assert metrics["tau"] < 2.0 and int(model.num_updates) == 120
+
+
+def test_linear_probe_reads_linearly_separable_labels_and_not_noise():
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((4, 10)) * 3
+    labels = rng.integers(0, 4, size=600)
+    feats = centres[labels] + rng.standard_normal((600, 10))
+    names = np.array(["a", "b", "c", "d"])[labels]
+    assert ssl.linear_probe(feats[:400], names[:400], feats[400:], names[400:]) > 0.95
+    noise = rng.standard_normal((600, 10))
+    assert ssl.linear_probe(noise[:400], names[:400], noise[400:], names[400:]) < 0.4
+    unseen = ssl.linear_probe(feats[:400], names[:400], feats[400:402], np.array(["z", "z"]))
+    assert unseen == 0.0
+    with pytest.raises(ValueError, match="one label per"):
+        ssl.linear_probe(feats[:10], names[:9], feats[:3], names[:3])

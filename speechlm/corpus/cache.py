@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speechlm.corpus.synthesis import to_int16
+from speechlm.corpus.synthesis import from_int16, to_int16
 from speechlm.corpus.utterance import Utterance
 from speechlm.utils import atomic_path, cache_dir
 
@@ -71,7 +71,7 @@ def read(path: Path, version: str) -> list[Utterance] | None:
             meta = json.loads(data["meta"].tobytes().decode("utf-8"))
             if meta.get("version") != version:
                 return None
-            audio = (data["audio"].astype(np.float32) / 32767.0).astype(np.float32)
+            audio = from_int16(data["audio"])
             offsets = data["offsets"]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None

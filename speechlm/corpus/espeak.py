@@ -94,10 +94,31 @@ class Request:
 
 
 def _paths() -> tuple[str, str]:
+    """The eSpeak NG library and its data folder.
+
+    From the ``espeakng-loader`` wheel, unless ``SPEECHLM_ESPEAK_LIBRARY`` and
+    ``SPEECHLM_ESPEAK_DATA`` point at a system installation (for platforms
+    without a wheel), e.g. ``/usr/lib/x86_64-linux-gnu/libespeak-ng.so.1`` and
+    ``/usr/lib/x86_64-linux-gnu/espeak-ng-data``.
+    """
+    library = os.environ.get("SPEECHLM_ESPEAK_LIBRARY")
+    if library:
+        data = os.environ.get("SPEECHLM_ESPEAK_DATA", "")
+        if not os.path.isfile(library):
+            raise FileNotFoundError(f"SPEECHLM_ESPEAK_LIBRARY={library!r} is not a file")
+        if not os.path.isdir(os.path.join(data, "voices", "!v")):
+            raise FileNotFoundError(
+                f"SPEECHLM_ESPEAK_DATA={data!r} is not an espeak-ng-data folder (no voices/!v in it);"
+                " set it along with SPEECHLM_ESPEAK_LIBRARY"
+            )
+        return library, data
     try:
         import espeakng_loader
     except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise ImportError("the embedded corpus needs eSpeak NG: pip install espeakng-loader") from exc
+        raise ImportError(
+            "the embedded corpus needs eSpeak NG: pip install espeakng-loader, or install eSpeak NG from"
+            " your system's packages and set SPEECHLM_ESPEAK_LIBRARY to the path of libespeak-ng"
+        ) from exc
     return espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
 
 
@@ -109,7 +130,7 @@ class _Server:
         script = Path(__file__).with_name("espeak_server.py")
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, str(script), library, data],
+            [sys.executable, "-I", str(script), library, data],  # -I: isolated, stdlib only
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -143,40 +164,63 @@ class _Server:
         return Speech(samples, events, [(start, n, list(m)) for start, n, m in reply["tokens"]])
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=10)
-        self.proc.stdout.close()
+        """Close the pipes (the server exits on end of input, or on a broken pipe if it was
+        still answering) and wait for it; kill it if it does not stop within 5 s."""
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # a broken pipe while flushing: the server is gone already
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
         self.log.close()
 
 
 class _Pool:
+    """Idle servers, lent to one :func:`synth_many` run at a time.
+
+    No lock is held while a run yields, so a run that is abandoned half-way
+    (an interrupted notebook cell) cannot block the next one: the next run
+    starts its own servers, and the abandoned run's servers stop with it.
+    """
+
     def __init__(self) -> None:
-        self.servers: list[_Server] = []
+        self.idle: list[_Server] = []
         self.lock = threading.Lock()
 
     def run(self, requests: Iterable[Request]) -> Iterator[Speech]:
         with self.lock:
-            if not self.servers:
-                self.servers = [_Server() for _ in range(max(1, min(2, os.cpu_count() or 1)))]
-            pending: deque[tuple[_Server, Request]] = deque()
-            try:
-                for index, request in enumerate(requests):
-                    if len(pending) >= _IN_FLIGHT * len(self.servers):
-                        yield pending[0][0].receive(pending.popleft()[1])
-                    server = self.servers[index % len(self.servers)]
-                    server.send(request)
-                    pending.append((server, request))
-                while pending:
-                    server, request = pending.popleft()
-                    yield server.receive(request)
-            except BaseException:
-                if pending:  # unread answers would be taken for the next request's: start afresh
-                    self.close()
-                raise
+            servers, self.idle = self.idle, []
+        if not servers:
+            servers = [_Server() for _ in range(max(1, min(2, os.cpu_count() or 1)))]
+        pending: deque[tuple[_Server, Request]] = deque()
+        try:
+            for index, request in enumerate(requests):
+                if len(pending) >= _IN_FLIGHT * len(servers):
+                    server, oldest = pending.popleft()
+                    yield server.receive(oldest)
+                server = servers[index % len(servers)]
+                server.send(request)
+                pending.append((server, request))
+            while pending:
+                server, oldest = pending.popleft()
+                yield server.receive(oldest)
+        finally:
+            # with answers still unread, a server would hand them to the next request: stop it
+            with self.lock:
+                keep = not pending and not self.idle
+                if keep:
+                    self.idle = servers
+            if not keep:
+                for server in servers:
+                    server.close()
 
     def close(self) -> None:
-        servers, self.servers = self.servers, []
+        with self.lock:
+            servers, self.idle = self.idle, []
         for server in servers:
             server.close()
 
@@ -199,9 +243,8 @@ def synth(
 
 
 def close() -> None:
-    """Stop the server processes (they also stop when Python exits)."""
-    with _POOL.lock:
-        _POOL.close()
+    """Stop the idle server processes (they also stop when Python exits)."""
+    _POOL.close()
 
 
 def list_variants() -> list[str]:

@@ -6,8 +6,9 @@ phones (a word event is followed by that word's phoneme events). The audio is
 resampled 22,050 -> 16,000 Hz with a polyphase filter
 (``scipy.signal.resample_poly``, up 320, down 441), which keeps sample ``k``
 at time ``k / rate`` on both sides, so the alignment times carry over
-unchanged; then silence is added before and after, the speaker's gain
-applied, and the result rounded to 16-bit levels, so that a cached corpus
+unchanged; then the level is normalised (eSpeak's voices differ by 30 dB),
+the speaker's gain applied, silence added before and after, and the result
+rounded to 16-bit levels, so that a cached corpus
 (stored as int16) is bit-identical to a freshly generated one.
 Introduced in notebook 00.
 """
@@ -28,12 +29,14 @@ from speechlm.corpus.utterance import Utterance
 from speechlm.corpus.voices import Speaker, speakers
 
 __all__ = ["LEAD_S", "SAMPLE_RATE", "SYNTHESIS_VERSION", "TAIL_S", "quantize", "synthesize"]
-__all__ += ["synthesize_many"]
+__all__ += ["from_int16", "synthesize_many", "to_int16"]
 
-SYNTHESIS_VERSION = 1
+SYNTHESIS_VERSION = 2
 SAMPLE_RATE = 16000
 LEAD_S = 0.15  # silence before the speech (eSpeak's own start is almost immediate)
 TAIL_S = 0.1
+LEVEL_DB = -20.0  # RMS level of the speech before the speaker's gain, dB re full scale
+PEAK = 0.99
 _UP, _DOWN = 320, 441  # 16000 / 22050 in lowest terms
 
 
@@ -46,7 +49,14 @@ def _lowpass() -> np.ndarray:
 
 def quantize(audio: np.ndarray) -> np.ndarray:
     """Clip to [-1, 1] and round to the 16-bit grid: the audio a cached int16 copy gives back."""
-    return (to_int16(audio).astype(np.float32) / 32767.0).astype(np.float32)
+    return from_int16(to_int16(audio))
+
+
+def from_int16(samples: np.ndarray) -> np.ndarray:
+    """int16 -> float32 in [-1, 1] (divided by 32767 in place: loading a cached corpus is memory-bound)."""
+    out = samples.astype(np.float32)
+    out /= np.float32(32767.0)
+    return out
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:
@@ -125,7 +135,13 @@ def _align(text: str, speech: espeak.Speech, end_s: float) -> tuple[list, list]:
 def _utterance(spoken: espeak.Speech, text: str, speaker: Speaker, labels: dict, uid: str) -> Utterance:
     speech = resample_poly(spoken.samples.astype(np.float64) / 32768.0, _UP, _DOWN, window=_lowpass())
     lead, tail = round(LEAD_S * SAMPLE_RATE), round(TAIL_S * SAMPLE_RATE)
-    audio = np.concatenate([np.zeros(lead), speech, np.zeros(tail)]) * 10.0 ** (speaker.gain_db / 20.0)
+    # eSpeak's voices differ by 30 dB in level: bring the speech to LEVEL_DB (RMS), then apply the
+    # speaker's gain, never letting the peak pass PEAK
+    rms = float(np.sqrt(np.mean(speech**2))) if len(speech) else 0.0
+    if rms > 0:
+        target = 10.0 ** ((LEVEL_DB + speaker.gain_db) / 20.0)
+        speech = speech * min(target / rms, PEAK / np.max(np.abs(speech)))
+    audio = np.concatenate([np.zeros(lead), speech, np.zeros(tail)])
     duration = len(audio) / SAMPLE_RATE
     offset = lead / SAMPLE_RATE
     end_s = len(speech) / SAMPLE_RATE

@@ -38,7 +38,8 @@ def synthetic_vowel(
 ) -> np.ndarray:
     """A vowel ``(round(duration_s * sr),)`` float64, peak 0.5: the source-filter model.
 
-    Source: an impulse train at ``f0_hz`` through a glottal low-pass
+    Source: an impulse train at ``f0_hz`` (band-limited: the sum of its
+    harmonics below ``sr / 2``, so exactly periodic) through a glottal low-pass
     (``1 / (1 - 0.95 z^-1)^2``, about -12 dB/octave), plus optional white
     noise of relative level ``noise``. Filter: the formant resonances of
     :func:`resonator_filter`. Radiation at the lips: a first difference
@@ -47,8 +48,10 @@ def synthetic_vowel(
     sr = positive_float(sr, "sr")
     n = round(positive_float(duration_s, "duration_s") * sr)
     f0_hz = positive_float(f0_hz, "f0_hz")
-    cycles = np.arange(n) * f0_hz / sr
-    source = (np.diff(np.floor(cycles), prepend=-1.0) > 0).astype(float)
+    if f0_hz >= sr / 2:
+        raise ValueError(f"f0_hz={f0_hz} must be below sr / 2 = {sr / 2}")
+    harmonics = np.arange(1, int((sr / 2 - 1) // f0_hz) + 1)  # a band-limited impulse train
+    source = np.cos(2 * np.pi * f0_hz / sr * np.outer(np.arange(n), harmonics)).sum(axis=1)
     source = scipy.signal.lfilter([1.0], [1.0, -1.9, 0.9025], source)
     if noise > 0:
         source += noise * source.std() * np.random.default_rng(seed).standard_normal(n)

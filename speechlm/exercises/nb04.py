@@ -1,4 +1,4 @@
-"""Exercises of notebook 04 (backpropagation): backward passes by hand and a gradient check."""
+"""Exercises of notebook 04 (backpropagation): a Jacobian, a backward pass by hand and a gradient check."""
 
 from __future__ import annotations
 
@@ -7,73 +7,30 @@ import numpy as np
 from speechlm.exercises import Exercise, allclose, register
 
 
-def compare_arrays(rtol: float = 1e-6, atol: float = 1e-8):
-    """Compare a tuple of arrays element by element (``allclose`` for each, same count)."""
-    one = allclose(rtol=rtol, atol=atol)
-
-    def compare(got, expected):
-        if not isinstance(got, tuple | list) or len(got) != len(expected):
-            return f"expected a tuple of {len(expected)} arrays, got {type(got).__name__}"
-        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
-            problem = one(g, e)
-            if problem is not None:
-                return f"item {i}: {problem}"
-        return None
-
-    return compare
+def _softmax_jacobian(z):
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    return np.diag(p) - np.outer(p, p)
 
 
-def _linear_backward(x, w, grad_out):
-    return grad_out @ w.T, x.T @ grad_out, grad_out.sum(axis=0)
-
-
-def _linear_cases(rng):
-    for n, k, m in ((1, 1, 1), (4, 3, 2), (7, 5, 6)):
-        yield rng.standard_normal((n, k)), rng.standard_normal((k, m)), rng.standard_normal((n, m))
+def _jacobian_cases(rng):
+    yield (np.array([0.0, 0.0]),)
+    yield (rng.standard_normal(4),)
+    yield (30 * rng.standard_normal(6),)  # large scores: needs the max-subtraction trick
 
 
 register(
     Exercise(
-        id="04.linear_backward",
+        id="04.softmax_jacobian",
         prompt="""
-A linear layer computes y = x @ w + b with x (batch, n_in), w (n_in, n_out), b (n_out,).
-Write `linear_backward(x, w, grad_out)` that, given dL/dy = grad_out (batch, n_out),
-returns the tuple (dL/dx, dL/dw, dL/db) with the shapes of x, w and b.
+The softmax p = softmax(z) maps a vector z (C,) to probabilities p (C,). Write
+`softmax_jacobian(z)` returning the (C, C) Jacobian J[i, j] = dp_i / dz_j. Derive it first:
+dp_i/dz_j = p_i (delta_ij - p_j). Keep it stable for large z.
 """,
-        reference=_linear_backward,
-        cases=_linear_cases,
-        hint="Each gradient has the shape of what it differentiates: dL/dx = grad_out @ w.T, "
-        "dL/dw = x.T @ grad_out, and b was broadcast over the batch, so its gradient is a sum over axis 0.",
-        compare=compare_arrays(),
-    )
-)
-
-
-def _cross_entropy_grad(logits, targets):
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    p[np.arange(len(targets)), targets] -= 1.0
-    return p / len(targets)
-
-
-def _ce_cases(rng):
-    yield np.array([[0.0, 0.0]]), np.array([1])
-    yield rng.standard_normal((5, 4)), rng.integers(0, 4, size=5)
-    yield 50 * rng.standard_normal((3, 10)), rng.integers(0, 10, size=3)  # large logits: needs stability
-
-
-register(
-    Exercise(
-        id="04.cross_entropy_grad",
-        prompt="""
-Write `cross_entropy_grad(logits, targets)`: the gradient of the MEAN cross-entropy loss
-L = -(1/B) sum_b log softmax(logits)[b, targets[b]] with respect to logits (B, C).
-targets holds B integer classes. Return a (B, C) array. Keep it stable for large logits.
-""",
-        reference=_cross_entropy_grad,
-        cases=_ce_cases,
-        hint="dL/dlogits = (softmax(logits) - one_hot(targets)) / B. Subtract the row maximum before exp.",
-        compare=allclose(rtol=1e-6, atol=1e-10),
+        reference=_softmax_jacobian,
+        cases=_jacobian_cases,
+        hint="Compute p with the max subtracted from z; then J = np.diag(p) - np.outer(p, p).",
+        compare=allclose(rtol=1e-6, atol=1e-12),
     )
 )
 

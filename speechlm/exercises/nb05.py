@@ -1,4 +1,4 @@
-"""Exercises of notebook 05 (CNNs and GRUs): output lengths, masked pooling and a GRU cell."""
+"""Exercises of notebook 05 (CNNs and GRUs): output lengths, receptive fields and masked pooling."""
 
 from __future__ import annotations
 
@@ -68,48 +68,39 @@ only. An item of length 0 gives zeros. Use NumPy (no loop over time steps needed
 )
 
 
-def _sigmoid(a):
-    return 1.0 / (1.0 + np.exp(-a))
+def _receptive_field(kernel_sizes, strides, dilations):
+    field, jump = 1, 1
+    for k, s, d in zip(kernel_sizes, strides, dilations, strict=True):
+        field += (k - 1) * d * jump
+        jump *= s
+    return field
 
 
-def _gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
-    gi, gh = x @ w_ih.T + b_ih, h @ w_hh.T + b_hh
-    i_r, i_z, i_n = np.split(gi, 3, axis=1)
-    h_r, h_z, h_n = np.split(gh, 3, axis=1)
-    r, z = _sigmoid(i_r + h_r), _sigmoid(i_z + h_z)
-    n = np.tanh(i_n + r * h_n)
-    return (1 - z) * n + z * h
-
-
-def _gru_cases(rng):
-    for batch, n_in, hidden in ((1, 1, 1), (2, 3, 4), (5, 6, 3)):
-        yield (
-            rng.standard_normal((batch, n_in)),
-            rng.standard_normal((batch, hidden)),
-            rng.standard_normal((3 * hidden, n_in)),
-            rng.standard_normal((3 * hidden, hidden)),
-            rng.standard_normal(3 * hidden),
-            rng.standard_normal(3 * hidden),
-        )
+def _rf_cases(rng):
+    yield [5], [1], [1]
+    yield [5, 5], [1, 1], [1, 1]
+    yield [3, 3, 3], [2, 2, 1], [1, 1, 1]
+    yield [3, 3, 3, 3], [1, 1, 1, 1], [1, 2, 4, 8]
+    for _ in range(3):
+        n = int(rng.integers(1, 5))
+        yield ([int(k) for k in rng.integers(1, 8, n)], [int(s) for s in rng.integers(1, 3, n)],
+               [int(d) for d in rng.integers(1, 3, n)])  # fmt: skip
 
 
 register(
     Exercise(
-        id="05.gru_cell",
+        id="05.receptive_field",
         prompt="""
-Write one step of a GRU, `gru_cell(x, h, w_ih, w_hh, b_ih, b_hh)`, exactly as torch.nn.GRUCell:
-x (batch, n_in), h (batch, hidden), w_ih (3*hidden, n_in), w_hh (3*hidden, hidden), biases (3*hidden,),
-the three row blocks being (reset r, update z, new n):
-  r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)
-  z = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz)
-  n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))
-  h' = (1 - z) * n + z * h
-Return h' (batch, hidden).
+How many input frames does one output frame of a stack of 1-D convolutions see? Write
+`receptive_field(kernel_sizes, strides, dilations)` (three lists, one entry per layer, first layer
+first) returning the receptive field in input frames (an int). With 10 ms frames, this is how much
+context the CNN of this notebook has.
 """,
-        reference=_gru_cell,
-        cases=_gru_cases,
-        hint="Compute gi = x @ w_ih.T + b_ih and gh = h @ w_hh.T + b_hh, split each into three blocks "
-        "with np.split(..., 3, axis=1); note r multiplies the hidden part of n only.",
-        compare=allclose(rtol=1e-6, atol=1e-9),
+        reference=_receptive_field,
+        cases=_rf_cases,
+        hint="Track two numbers layer by layer: the field (starts at 1) and the jump, the distance in input "
+        "frames between neighbouring positions of the current layer (starts at 1). A layer adds "
+        "(kernel - 1) * dilation * jump to the field, then multiplies the jump by its stride.",
+        compare=equal,
     )
 )

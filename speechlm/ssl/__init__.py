@@ -11,6 +11,7 @@ from speechlm.ssl.features import (
 )
 from speechlm.ssl.hubert import HuBERT, collate_targets, cosine_logits, layer_features
 from speechlm.ssl.masking import expected_mask_fraction, mask_spans
+from speechlm.ssl.probe import linear_probe
 from speechlm.ssl.wav2vec2 import GumbelQuantizer, Wav2Vec2, sample_distractors
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "encoder_lengths",
     "expected_mask_fraction",
     "layer_features",
+    "linear_probe",
     "log_mel_features",
     "mask_spans",
     "mfcc_features",
