@@ -118,7 +118,8 @@ class GRUClassifier(nn.Module):
 
 
 class TransformerClassifier(nn.Module):
-    """A strided convolution front-end (``subsample`` x fewer frames), sinusoidal positions, a pre-LN
+    """A convolutional front-end (a kernel-5 convolution with ReLU, then a strided convolution that keeps
+    one frame in ``subsample``), sinusoidal positions, a pre-LN
     :class:`speechlm.transformer.TransformerEncoder` with a padding mask, mean pooling over real
     frames and a linear layer."""
 
@@ -138,8 +139,9 @@ class TransformerClassifier(nn.Module):
         if subsample < 1:
             raise ValueError(f"subsample must be at least 1, got {subsample}")
         self.n_features, self.subsample = n_features, subsample
+        self.context = nn.Conv1d(n_features, d_model, kernel_size=5, padding=2)
         self.frontend = nn.Conv1d(
-            n_features,
+            d_model,
             d_model,
             kernel_size=2 * subsample - 1 if subsample > 1 else 1,
             stride=subsample,
@@ -159,7 +161,9 @@ class TransformerClassifier(nn.Module):
         """``(hidden (batch, frames, d_model), mask (batch, frames) True at real frames, attention maps)``;
         the maps (one ``(batch, heads, frames, frames)`` per layer) only with ``need_weights``."""
         lengths = _check_input(features, lengths, self.n_features)
-        x = self.frontend(features.transpose(1, 2)).transpose(1, 2)
+        frame_mask = lengths_to_mask(lengths, features.shape[1])[:, None, :]
+        x = torch.relu(self.context(features.transpose(1, 2))) * frame_mask  # padded frames back to zero
+        x = self.frontend(x).transpose(1, 2)
         mask = lengths_to_mask(self.output_lengths(lengths), x.shape[1])
         x, maps = self.encoder(self.positions(x * mask[..., None]), ~mask, need_weights)
         return x, mask, maps

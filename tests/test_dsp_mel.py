@@ -93,3 +93,5 @@ def test_deltas_of_a_ramp_are_its_slope():
     ramp = np.arange(30.0)[:, None] * np.array([[1.0, -2.0]])
     d = dsp.deltas(ramp)
     np.testing.assert_allclose(d[2:-2], np.broadcast_to([1.0, -2.0], (26, 2)))
+    with pytest.raises(ValueError, match=r"\(\.\.\., n_frames, n_features\)"):
+        dsp.deltas(np.arange(30.0))

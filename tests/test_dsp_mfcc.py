@@ -220,3 +220,10 @@ def test_parity_on_corpus_speech(corpus_speech):
         scaled = 32768.0 * y
         theirs = kaldi.mfcc(torch.from_numpy(scaled)[None], dither=0.0).numpy()
         assert np.max(np.abs(dsp.mfcc_kaldi(scaled, SR) - theirs)) <= 1e-3 * np.max(np.abs(theirs))
+
+
+def test_mfcc_kaldi_takes_int16_samples_as_they_are():
+    y16 = np.round(SIGNALS["vowels"] * 32767).astype(np.int16)
+    np.testing.assert_allclose(dsp.mfcc_kaldi(y16, SR), dsp.mfcc_kaldi(y16.astype(np.float64), SR))
+    with pytest.raises(TypeError, match="32768"):
+        dsp.mfcc(y16, SR)

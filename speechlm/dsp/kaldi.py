@@ -89,7 +89,10 @@ def _windowed_frames(
     y, sr, frame_length_ms, frame_shift_ms, snip_edges, dither, seed, remove_dc_offset, raw_energy,
     energy_floor, preemphasis_coefficient, window, round_to_power_of_two,
 ):  # fmt: skip
-    """Kaldi's per-frame processing: returns (power spectrum, log energy)."""
+    """Kaldi's per-frame processing: returns (power spectrum, log energy, FFT size)."""
+    y = np.asarray(y)
+    if np.issubdtype(y.dtype, np.integer):  # int16 samples are Kaldi's own scale: use them as they are
+        y = y.astype(np.float64)
     y = as_signal(y)
     sr = positive_float(sr, "sr")
     window_shift = int(sr * frame_shift_ms * 0.001)
@@ -187,8 +190,9 @@ def mfcc_kaldi(
     Same options and values as ``torchaudio.compliance.kaldi.mfcc`` (its
     ``frame_length``, ``frame_shift``, ``low_freq``, ``high_freq``, ``window_type``
     and ``sample_frequency`` are our ``*_ms``, ``*_hz``, ``window`` and ``sr``).
-    Kaldi works on int16-scaled samples: pass ``32768 * y`` for audio in [-1, 1)
-    to get Kaldi's numbers (the ``energy_floor`` is absolute).
+    Kaldi works on int16-scaled samples: pass int16 audio as it is, or
+    ``32768 * y`` for float audio in [-1, 1), to get Kaldi's numbers (the
+    ``energy_floor`` is absolute).
     """
     num_ceps = positive_int(num_ceps, "num_ceps")
     if num_ceps > num_mel_bins:

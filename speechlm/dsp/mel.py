@@ -182,6 +182,11 @@ def deltas(features: np.ndarray, width: int = 2, axis: int = -2) -> np.ndarray:
     twice for delta-deltas. Same shape out.
     """
     features = np.asarray(features)
+    if features.ndim < 2:
+        raise ValueError(
+            f"features must be (..., n_frames, n_features), got shape {features.shape}: "
+            "for a single feature track use x[:, None]"
+        )
     width = positive_int(width, "width")
     x = np.moveaxis(features, axis, -1)
     padded = np.concatenate([np.repeat(x[..., :1], width, -1), x, np.repeat(x[..., -1:], width, -1)], axis=-1)

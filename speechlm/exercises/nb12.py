@@ -50,8 +50,12 @@ def _cer_cases(rng: np.random.Generator):
     yield ("abc", "")
     yield ("abc", "xabcx")
     yield ("kitchen", "kichen")
-    letters = np.array(list("abcd "))
-    yield ("".join(rng.choice(letters, size=20)).strip() or "a", "".join(rng.choice(letters, size=17)))
+    letters = np.array(list("abcd"))
+
+    def words(n: int) -> str:  # single spaces, none at the ends: jiwer strips them before scoring
+        return " ".join("".join(rng.choice(letters, size=int(rng.integers(1, 6)))) for _ in range(n))
+
+    yield (words(4), words(3))
 
 
 register(
