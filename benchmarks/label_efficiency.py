@@ -4,9 +4,10 @@ The whole pipeline on one corpus: k-means targets on its unlabeled training audi
 pretraining, then CTC fine-tuning at each labeled budget from the pretrained encoder and from the
 same architecture freshly initialised. Both get the same steps, the same learning-rate grid and the
 same SpecAugment; the learning rate and the checkpoint are chosen on the dev speakers and the error
-rates are measured on the test speakers. The pretrained encoder's first ``--freeze-fraction`` of
-steps trains the head only (freezing a random encoder would only handicap the baseline, so the
-scratch encoder trains from step 1). Prints a Markdown table and the label ratio at equal CER::
+rates are measured on the test speakers. With ``--freeze-fraction f`` the pretrained encoder's
+first ``f`` of the steps train the head only (freezing a random encoder would only handicap the
+baseline, so the scratch encoder always trains from step 1). Prints a Markdown table and the label
+ratio at equal CER::
 
     python benchmarks/label_efficiency.py                         # embedded corpus, defaults
     python benchmarks/label_efficiency.py --corpus fsdd --root ~/data/free-spoken-digit-dataset
@@ -32,16 +33,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default="embedded", choices=["embedded", "fsdd", "folder"])
     p.add_argument("--root", default=None, help="folder of the real corpus (fsdd, folder)")
-    p.add_argument("--budgets", type=int, nargs="+", default=[25, 50, 100, 200], help="labeled utterances")
+    p.add_argument("--budgets", type=int, nargs="+", default=[25, 50, 100], help="labeled utterances")
     p.add_argument("--pretrain-utterances", type=int, default=1000)
     p.add_argument("--pretrain-steps", type=int, default=600)
     p.add_argument("--iteration2-steps", type=int, default=0)
     p.add_argument("--clusters", type=int, default=100)
-    p.add_argument("--finetune-steps", type=int, default=300)
+    p.add_argument("--finetune-steps", type=int, default=400)
     p.add_argument(
-        "--encoder-lrs", type=float, nargs="+", default=[5e-4], help="grid of encoder learning rates"
+        "--encoder-lrs", type=float, nargs="+", default=[5e-4, 2e-3], help="grid of encoder learning rates"
     )
-    p.add_argument("--freeze-fraction", type=float, default=0.15)
+    p.add_argument("--freeze-fraction", type=float, default=0.0, help="head-only share of the steps")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="fine-tuning seeds (results averaged)")
     p.add_argument("--d-model", type=int, default=96)
     p.add_argument("--layers", type=int, default=3)

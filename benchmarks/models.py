@@ -9,7 +9,8 @@ Prints Markdown tables (one run, side by side on the same machine):
   same MLP (forward, backward, SGD update) on the same batch, and the max
   difference of the parameters after the steps (float64).
 
-Run: ``python benchmarks/models.py`` (about 20 s on a 2-core CPU).
+Everything runs on one thread (torch and NumPy's BLAS). Run: ``python benchmarks/models.py``
+(about 30 s on a 2-core CPU; ``--quick`` for a smoke test).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 
 from speechlm.attention import scaled_dot_product_attention
 from speechlm.autograd import MLP, SGD, cross_entropy
@@ -36,7 +38,7 @@ def _best_time(fn, repeat: int) -> float:
     return min(times)
 
 
-def attention_table(lengths=(64, 128, 256, 512, 1024), batch=4, heads=4, head_dim=64, repeat=5) -> str:
+def attention_table(lengths=(64, 128, 256, 512, 1024), batch=4, heads=4, head_dim=64, repeat=7) -> str:
     rows = ["| sequence length | max abs error | ours (ms) | torch SDPA (ms) | time ratio ours/torch |",
             "|---:|---:|---:|---:|---:|"]  # fmt: skip
     g = torch.Generator().manual_seed(0)
@@ -104,6 +106,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer lengths and steps (a smoke test)")
     args = parser.parse_args()
     torch.manual_seed(0)
+    torch.set_num_threads(1)  # on a busy 2-core machine several threads measure the load, not the code
     print(f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}\n")  # fmt: skip
     print(
@@ -112,7 +115,8 @@ def main() -> None:
     )
     print(attention_table((64, 256) if args.quick else (64, 128, 256, 512, 1024)))
     print("\n### Autograd engine vs `torch.autograd`: one SGD step of the notebook 04 MLP\n")
-    print(autograd_table(steps=3 if args.quick else 20))
+    with threadpool_limits(1):  # NumPy's BLAS on one thread too, like torch
+        print(autograd_table(steps=3 if args.quick else 20))
 
 
 if __name__ == "__main__":

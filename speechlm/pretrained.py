@@ -51,7 +51,7 @@ def register(recipe: PretrainedRecipe) -> PretrainedRecipe:
 
 
 # The course's encoder: 3 layers, 96 wide (about 0.4 M parameters), HuBERT iteration 1 on 1,000
-# unlabeled utterances for 600 steps: about 7 minutes on a busy 2-core CPU (measured), once per cache.
+# unlabeled utterances for 600 steps: 7-9 minutes on a busy 2-core CPU (measured twice), once per cache.
 register(
     PretrainedRecipe(
         "hubert",

@@ -86,7 +86,7 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int = 400, min_frequency: 
 
 
 class CharTokenizer:
-    """Characters to ids and back, with CTC's blank at id 0 (notebooks 09 and 12).
+    """Characters to ids and back, with CTC's blank at id 0 (for CTC in notebook 12, and character GPTs).
 
     ``CharTokenizer.from_texts(texts)`` collects the characters of ``texts``
     (lower-cased when ``lowercase=True``). Ids: 0 ``<blank>`` (CTC blank and
