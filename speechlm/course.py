@@ -418,8 +418,6 @@ def time_notebooks(
     """
     from nbclient import NotebookClient
 
-    from speechlm.utils import atomic_write_text
-
     targets: list[str] = []
     for meta in course.existing():
         targets.append(f"notebooks/{meta.file}")
@@ -436,19 +434,30 @@ def time_notebooks(
         start = time.perf_counter()
         client.execute()
         seconds = time.perf_counter() - start
-        headline = None
-        for cell in nb.cells:
-            for output in cell.get("outputs", []):
-                text = output.get("text", "") if output.get("output_type") == "stream" else ""
-                for line in text.splitlines():
-                    if line.startswith("HEADLINE: "):
-                        headline = line.removeprefix("HEADLINE: ").strip()
-        entry = {"seconds": round(seconds, 1)}
-        if headline:
-            entry["headline"] = headline
-        course.timings[rel] = entry
-        atomic_write_text(
-            course.notebooks_dir / "timings.json", json.dumps(course.timings, indent=2, sort_keys=True) + "\n"
-        )
-        print(f"{rel}: {seconds:.1f} s" + (f" | {headline}" if headline else ""), flush=True)
+        outputs = [output for cell in nb.cells for output in cell.get("outputs", [])]
+        record_timing(course, rel, seconds, find_headline(outputs))
+        print(f"{rel}: {seconds:.1f} s", flush=True)
     return course.timings
+
+
+def find_headline(outputs: list) -> str | None:
+    """The last ``HEADLINE: ...`` line printed in a notebook's outputs."""
+    headline = None
+    for output in outputs:
+        text = output.get("text", "") if output.get("output_type") == "stream" else ""
+        for line in text.splitlines():
+            if line.startswith("HEADLINE: "):
+                headline = line.removeprefix("HEADLINE: ").strip()
+    return headline
+
+
+def record_timing(course: Course, rel: str, seconds: float, headline: str | None) -> None:
+    """Store one notebook's measured run time (and headline) in ``notebooks/timings.json``."""
+    from speechlm.utils import atomic_write_text
+
+    entry: dict = {"seconds": round(seconds, 1)}
+    if headline:
+        entry["headline"] = headline
+    course.timings[rel] = entry
+    text = json.dumps(course.timings, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    atomic_write_text(course.notebooks_dir / "timings.json", text)

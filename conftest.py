@@ -1,0 +1,60 @@
+"""Repository-wide pytest settings.
+
+No model hub, a non-interactive plotting backend, and, when
+``SPEECHLM_RECORD_TIMINGS=1``, the wall time and headline of every notebook
+that passes are written to ``notebooks/timings.json`` (the same record as
+``python -m speechlm course time``), so that one run of the suite can also
+refresh the course map (then run ``python -m speechlm course headers``).
+"""
+
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parent
+_seconds: dict[str, float] = defaultdict(float)
+_outputs: dict[str, list] = defaultdict(list)
+_failed: set[str] = set()
+_started: dict[str, float] = {}
+
+
+def _notebook(nodeid: str) -> str | None:
+    path = nodeid.split("::", 1)[0]
+    return path if path.endswith(".ipynb") else None
+
+
+def pytest_runtest_logstart(nodeid, location):
+    rel = _notebook(nodeid)
+    if rel is not None:
+        _started.setdefault(rel, time.perf_counter())
+
+
+def pytest_runtest_logreport(report):
+    rel = _notebook(report.nodeid)
+    if rel is None:
+        return
+    _seconds[rel] = time.perf_counter() - _started[rel]
+    if report.failed:
+        _failed.add(rel)
+
+
+def pytest_runtest_teardown(item):
+    rel = _notebook(item.nodeid)
+    if rel is not None and getattr(item, "test_outputs", None):
+        _outputs[rel].extend(item.test_outputs)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("SPEECHLM_RECORD_TIMINGS") != "1" or not _seconds:
+        return
+    from speechlm import course
+
+    c = course.load_course(ROOT)
+    for rel, seconds in sorted(_seconds.items()):
+        if rel not in _failed:
+            course.record_timing(c, rel, seconds, course.find_headline(_outputs[rel]))
