@@ -35,8 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--root", default=None, help="folder of the real corpus (fsdd, folder)")
     p.add_argument("--budgets", type=int, nargs="+", default=[25, 50, 100], help="labeled utterances")
     p.add_argument("--pretrain-utterances", type=int, default=1000)
-    p.add_argument("--pretrain-steps", type=int, default=600)
-    p.add_argument("--iteration2-steps", type=int, default=0)
+    p.add_argument("--pretrain-steps", type=int, default=500)
+    p.add_argument("--iteration2-steps", type=int, default=250)
     p.add_argument("--clusters", type=int, default=100)
     p.add_argument("--finetune-steps", type=int, default=400)
     p.add_argument(
@@ -44,8 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--freeze-fraction", type=float, default=0.0, help="head-only share of the steps")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="fine-tuning seeds (results averaged)")
-    p.add_argument("--d-model", type=int, default=96)
-    p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--d-model", type=int, default=144)
+    p.add_argument("--layers", type=int, default=4)
     p.add_argument("--dev-size", type=int, default=100)
     p.add_argument("--test-size", type=int, default=200)
     p.add_argument("--threads", type=int, default=None, help="torch threads (1 is fastest on a busy machine)")
@@ -88,7 +88,7 @@ def main(argv=None) -> None:
         iteration2_steps=args.iteration2_steps, iteration2_layer=max(1, args.layers // 2),
     )  # fmt: skip
     if args.corpus == "embedded":  # cached, and shared with the notebooks when the recipe is the default
-        cached = PretrainedRecipe("hubert", version=1, hubert=recipe)
+        cached = PretrainedRecipe("hubert", version=2, hubert=recipe)
         encoder_pt = pretrained_cache.load(cached)
         info = pretrained_cache.load_info(cached)
     else:

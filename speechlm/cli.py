@@ -4,6 +4,7 @@
 ``course headers``  regenerate header cells, setup preambles and the README map
 ``course time``     execute notebooks headless and record run time and headline
 ``corpus ...``      build, describe or speak the embedded corpus (see ``python -m speechlm corpus -h``)
+``pretrain ...``    pretrain an encoder from a YAML config, also under torchrun (``pretrain -h``)
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         from speechlm.corpus.__main__ import main as corpus_main
 
         return corpus_main(argv[1:])
+    if argv[:1] == ["pretrain"]:  # pretraining has its own parser too (speechlm.runner)
+        from speechlm.runner.__main__ import main as pretrain_main
+
+        return pretrain_main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -84,3 +84,27 @@ def test_unknown_recipe_and_missing_info(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="call load"):
         pretrained.load_info(TINY)
     assert "hubert" in pretrained.RECIPES
+
+
+def test_benchmark_defaults_share_the_course_encoder_cache():
+    """benchmarks/label_efficiency.py with default settings must reuse the encoder notebook 11 caches."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "label_efficiency.py"
+    spec = importlib.util.spec_from_file_location("label_efficiency", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = module.parse_args([])
+    course = pretrained.RECIPES["hubert"].hubert
+    config = ssl.EncoderConfig(
+        d_model=args.d_model, num_layers=args.layers, num_heads=4, d_ff=4 * args.d_model
+    )
+    assert (config, args.pretrain_steps, args.iteration2_steps, args.clusters, args.pretrain_utterances) == (
+        course.encoder,
+        course.steps,
+        course.iteration2_steps,
+        course.n_clusters,
+        course.n_utterances,
+    )
+    assert max(1, args.layers // 2) == course.iteration2_layer

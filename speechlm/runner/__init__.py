@@ -1,0 +1,7 @@
+"""``python -m speechlm pretrain --config C.yaml``: pretraining outside notebooks, with checkpoints,
+resume, logging, evaluation and ``torchrun`` data parallelism (notebook 18)."""
+
+from speechlm.runner.config import ConfigError, PretrainConfig, load_config
+from speechlm.runner.loop import CHECKPOINT, LOG, load_data, run
+
+__all__ = ["CHECKPOINT", "LOG", "ConfigError", "PretrainConfig", "load_config", "load_data", "run"]

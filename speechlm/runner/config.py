@@ -1,0 +1,180 @@
+"""The configuration of ``python -m speechlm pretrain`` (notebook 18): a YAML file read into dataclasses.
+
+Three sections, every key optional (the defaults are the tiny CPU model)::
+
+    run_dir: runs/tiny            # checkpoints, the JSONL log and the k-means model go here
+    seed: 0
+    device: auto                  # auto (CUDA when available), cpu or cuda
+    data:   {train_size: 64, dev_size: 16, seed: 0, tasks: null}
+    model:  {d_model: 64, num_layers: 2, num_heads: 4, d_ff: 256, dropout: 0.1, n_clusters: 50}
+    train:  {steps: 100, batch_size: 8, lr: 0.001, warmup_steps: 10, weight_decay: 0.01,
+             grad_clip: 1.0, log_every: 10, eval_every: 50, save_every: 25}
+
+Errors name the file, the key and the fix (an unknown key gets the closest
+known one suggested), before any training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["ConfigError", "DataConfig", "ModelConfig", "PretrainConfig", "TrainConfig", "load_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used, with the reason and the fix."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which embedded-corpus utterances to pretrain and evaluate on (speaker-disjoint splits)."""
+
+    train_size: int = 64  # unlabeled training utterances ("train" split)
+    dev_size: int = 16  # held-out utterances ("dev" split) for the evaluation
+    seed: int = 0  # corpus.load's seed
+    tasks: list[str] | None = None  # corpus tasks; None: all
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The encoder (:class:`speechlm.ssl.EncoderConfig`) and the number of k-means target units."""
+
+    d_model: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    d_ff: int = 256
+    dropout: float = 0.1
+    n_clusters: int = 50
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation: AdamW with linear warm-up and decay; ``batch_size`` is the global batch,
+    split evenly over the processes of a ``torchrun`` run."""
+
+    steps: int = 100
+    batch_size: int = 8
+    lr: float = 1e-3
+    warmup_steps: int = 10
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    log_every: int = 10
+    eval_every: int = 50
+    save_every: int = 25
+    crash_at_step: int | None = None  # tests only: SIGKILL the run right after this step
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """The whole run; :func:`load_config` builds it from YAML and validates it."""
+
+    run_dir: str = "runs/pretrain"
+    seed: int = 0
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Any, *, source: str = "config") -> PretrainConfig:
+        """Build and validate a config from a dict (a parsed YAML document)."""
+        values = _fields(cls, raw, source, "")
+        for name, sub in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+            values[name] = sub(**_fields(sub, values.get(name, {}), source, f"{name}."))
+        config = cls(**values)
+        _validate(config, source)
+        return config
+
+
+def load_config(path: str | os.PathLike) -> PretrainConfig:
+    """Read a YAML config file; raise :class:`ConfigError` saying what is wrong and how to fix it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist: pass --config PATH to a YAML file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return PretrainConfig.from_dict({} if raw is None else raw, source=str(path))
+
+
+_TYPES = {int: (int,), float: (int, float), str: (str,)}
+
+
+def _fields(cls, raw: Any, source: str, prefix: str) -> dict:
+    """Check that ``raw`` is a mapping of known keys of ``cls`` with values of the right type."""
+    if not isinstance(raw, dict):
+        where = prefix.rstrip(".") or "the top level"
+        raise ConfigError(f"{source}: {where} must be a mapping of keys to values, got {type(raw).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {prefix}{close[0]}?" if close else f"known keys: {', '.join(known)}"
+            raise ConfigError(f"{source}: unknown key {prefix}{key}: {hint}")
+        values[key] = _check_type(known[key], value, source, prefix + key)
+    return values
+
+
+def _check_type(f: dataclasses.Field, value: Any, source: str, key: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind in ("DataConfig", "ModelConfig", "TrainConfig"):
+        return value
+    optional = kind.endswith("| None")
+    if value is None and optional:
+        return None
+    base = kind.removesuffix(" | None")
+    if base == "list[str]":
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"{source}: {key} must be a list of strings or null, got {value!r}")
+        return value
+    expected = {"int": int, "float": float, "str": str}[base]
+    if isinstance(value, bool) or not isinstance(value, _TYPES[expected]):
+        raise ConfigError(f"{source}: {key} must be {'an' if base == 'int' else 'a'} {base}, got {value!r}")
+    return float(value) if expected is float else value
+
+
+def _validate(c: PretrainConfig, source: str) -> None:
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(f"{source}: {message}")
+
+    need(c.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {c.device!r}")
+    need(c.seed >= 0 and c.data.seed >= 0, "seeds must be non-negative")
+    need(
+        c.data.train_size >= c.train.batch_size,
+        f"data.train_size ({c.data.train_size}) must be at least train.batch_size ({c.train.batch_size})",
+    )
+    need(c.data.dev_size >= 1, f"data.dev_size must be at least 1, got {c.data.dev_size}")
+    m = c.model
+    need(
+        m.d_model > 0 and m.num_layers > 0 and m.num_heads > 0 and m.d_ff > 0, "model sizes must be positive"
+    )
+    need(m.d_model % m.num_heads == 0,
+         f"model.d_model ({m.d_model}) must be divisible by model.num_heads ({m.num_heads})")  # fmt: skip
+    need(
+        m.d_model % 8 == 0,
+        f"model.d_model ({m.d_model}) must be a multiple of 8 (the position conv's groups)",
+    )
+    need(0.0 <= m.dropout < 1.0, f"model.dropout must be in [0, 1), got {m.dropout}")
+    need(m.n_clusters >= 2, f"model.n_clusters must be at least 2, got {m.n_clusters}")
+    t = c.train
+    need(t.steps >= 1 and t.batch_size >= 1, "train.steps and train.batch_size must be at least 1")
+    need(t.lr > 0, f"train.lr must be positive, got {t.lr}")
+    need(
+        0 <= t.warmup_steps <= t.steps,
+        f"train.warmup_steps must be in [0, train.steps], got {t.warmup_steps}",
+    )
+    for name in ("log_every", "eval_every", "save_every"):
+        need(getattr(t, name) >= 1, f"train.{name} must be at least 1, got {getattr(t, name)}")

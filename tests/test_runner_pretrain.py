@@ -1,0 +1,124 @@
+"""`python -m speechlm pretrain`: a killed run resumes exactly, and 2 processes under torchrun retrace
+one process with the same global batch."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from speechlm.runner import CHECKPOINT, LOG
+
+TINY = {
+    "seed": 0,
+    "device": "cpu",
+    "data": {"train_size": 16, "dev_size": 4, "seed": 0, "tasks": ["digits"]},
+    "model": {"d_model": 32, "num_layers": 2, "num_heads": 2, "d_ff": 64, "dropout": 0.1, "n_clusters": 8},
+    "train": {"steps": 8, "batch_size": 4, "lr": 0.003, "warmup_steps": 2, "log_every": 1,
+              "eval_every": 4, "save_every": 3},
+}  # fmt: skip
+
+
+def _write_config(tmp_path: Path, name: str, dropout: float = 0.1, **train) -> Path:
+    config = json.loads(json.dumps(TINY)) | {"run_dir": str(tmp_path / name)}
+    config["model"]["dropout"] = dropout
+    config["train"] |= train
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _env() -> dict:
+    # one thread per process: the same floating-point reductions in every run
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+
+
+def _pretrain(config: Path, *launcher: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, *(launcher or ["-m", "speechlm"]), "pretrain", "--config", str(config)]
+    return subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=120)
+
+
+def _log(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / LOG).read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_where_it_saved_and_matches_an_uninterrupted_run(tmp_path):
+    whole = _pretrain(_write_config(tmp_path, "whole"))
+    assert whole.returncode == 0, whole.stderr
+    crashed = _pretrain(_write_config(tmp_path, "resumed", crash_at_step=5))
+    assert crashed.returncode == -9, crashed.stderr  # SIGKILL after step 5: step 4 and 5 are not saved
+    saved = torch.load(tmp_path / "resumed" / CHECKPOINT, weights_only=True)
+    assert (saved["step"], saved["epoch"], saved["batch_in_epoch"]) == (3, 0, 3)
+    assert [r["step"] for r in _log(tmp_path / "resumed")] == [1, 2, 3, 4, 5]
+
+    resumed = _pretrain(_write_config(tmp_path, "resumed"))
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = _log(tmp_path / "whole"), _log(tmp_path / "resumed")
+    assert [r["step"] for r in b] == list(range(1, 9))  # the unsaved steps 4-5 were redone, not logged twice
+    for ra, rb in zip(a, b, strict=True):
+        assert {k: v for k, v in ra.items() if k != "time_s"} == {
+            k: v for k, v in rb.items() if k != "time_s"
+        }
+    final_a = torch.load(tmp_path / "whole" / CHECKPOINT, weights_only=True)["model"]
+    final_b = torch.load(tmp_path / "resumed" / CHECKPOINT, weights_only=True)["model"]
+    for name, tensor in final_a.items():
+        assert torch.equal(tensor, final_b[name]), name  # bitwise: same data order, masks and dropout
+
+
+# Wraps torch.save so that every checkpoint write records which rank made it.
+_RECORDING_LAUNCHER = """
+import os, sys, torch
+from pathlib import Path
+original = torch.save
+def save(obj, f, *args, **kwargs):
+    if isinstance(f, (str, os.PathLike)):  # a file, not the in-memory buffers of torch.distributed
+        Path(sys.argv[1]).joinpath(f"saved_by_rank{os.environ['RANK']}").open("a").write("x")
+    return original(obj, f, *args, **kwargs)
+torch.save = save
+from speechlm.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_two_processes_retrace_one_process_with_the_same_global_batch(tmp_path):
+    single = _pretrain(_write_config(tmp_path, "single", dropout=0.0))
+    assert single.returncode == 0, single.stderr
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(_RECORDING_LAUNCHER)
+    torchrun = ["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+                f"--master_port={_free_port()}", str(launcher), str(tmp_path)]  # fmt: skip
+    double = _pretrain(_write_config(tmp_path, "double", dropout=0.0), *torchrun)
+    assert double.returncode == 0, double.stderr
+
+    # the same global batches, masks and steps. Not bitwise: each process pads its half-batch to its own
+    # longest utterance, and gloo sums the two gradients; float32 rounding differs at about 1e-7.
+    one, two = _log(tmp_path / "single"), _log(tmp_path / "double")
+    assert [r["step"] for r in two] == list(range(1, 9))  # rank 0 alone logged: no duplicate records
+    torch.testing.assert_close(
+        torch.tensor([r["loss"] for r in two]), torch.tensor([r["loss"] for r in one]), rtol=1e-5, atol=0
+    )
+    eval_one = [r["eval_loss"] for r in one if "eval_loss" in r]
+    eval_two = [r["eval_loss"] for r in two if "eval_loss" in r]
+    assert len(eval_one) == 2
+    torch.testing.assert_close(torch.tensor(eval_two), torch.tensor(eval_one), rtol=1e-5, atol=0)
+    assert one[0]["loss"] - one[-1]["loss"] > 0.05  # it learns: the comparison is not between two constants
+
+    # only rank 0 wrote checkpoints (saves at steps 3, 6 and 8), and both ranks' random states are in them
+    assert sorted(p.name for p in tmp_path.glob("saved_by_rank*")) == ["saved_by_rank0"]
+    assert (tmp_path / "saved_by_rank0").read_text() == "xxx"
+    saved = torch.load(tmp_path / "double" / CHECKPOINT, weights_only=True)
+    assert saved["world_size"] == 2 and len(saved["rng"]) == 2
