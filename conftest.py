@@ -1,6 +1,10 @@
 """Repository-wide pytest settings.
 
-No model hub, a non-interactive plotting backend, and, when
+No model hub, a non-interactive plotting backend, progress bars that redraw
+at most every 10 s in the notebooks' kernels (nbval reads a kernel's output
+only after a cell finishes, and ZeroMQ drops messages beyond 1,000 queued, so
+a progress bar redrawn every 0.1 s through a 10-minute pretraining cell used
+to lose the cell's final messages: "Timeout ... waiting for output"), and, when
 ``SPEECHLM_RECORD_TIMINGS=1``, the wall time and headline of every notebook
 that passes are written to ``notebooks/timings.json`` (the same record as
 ``python -m speechlm course time``), so that one run of the suite can also
@@ -15,6 +19,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TQDM_MININTERVAL", "10")  # inherited by the kernels nbval starts
 
 ROOT = Path(__file__).resolve().parent
 _seconds: dict[str, float] = defaultdict(float)
