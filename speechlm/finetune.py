@@ -135,14 +135,16 @@ def _collate(items: Sequence[ASRItem]):
 
 @torch.no_grad()
 def transcribe(
-    model: CTCModel, items: Sequence[ASRItem], vocab: CharVocab, batch_size: int = 32
+    model: CTCModel, items: Sequence[ASRItem | torch.Tensor], vocab: CharVocab, batch_size: int = 32
 ) -> list[str]:
-    """Greedy CTC transcripts of ``items`` (eval mode; the model's mode is restored)."""
+    """Greedy CTC transcripts of ``items``, :class:`ASRItem` or log-mel tensors ``(frames, n_mels)``
+    (eval mode; the model's mode is restored)."""
     was_training = model.training
     model.eval()
+    features = [it if isinstance(it, torch.Tensor) else it.mels for it in items]
     texts = []
-    for start in range(0, len(items), batch_size):
-        mels, mel_lengths, _, _ = _collate(items[start : start + batch_size])
+    for start in range(0, len(features), batch_size):
+        mels, mel_lengths = pad_sequences(features[start : start + batch_size])
         log_probs, lengths = model(mels, mel_lengths)
         texts.extend(vocab.decode(ids) for ids in ctc_greedy_decode(log_probs, lengths))
     model.train(was_training)

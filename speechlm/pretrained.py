@@ -1,6 +1,9 @@
-"""Pretrained speech encoders shared by notebooks 11-17, trained on first use and then cached.
+"""Pretrained speech encoders shared by notebooks 11-17, and a speech recogniser built on them,
+trained on first use and then cached.
 
-``load("hubert")`` returns the course's HuBERT-pretrained :class:`~speechlm.ssl.SpeechEncoder`.
+``load("hubert")`` returns the course's HuBERT-pretrained :class:`~speechlm.ssl.SpeechEncoder`;
+``load_asr()`` returns :class:`ASR`, that encoder fine-tuned with CTC on labelled training
+utterances (notebooks 13, 15 and 16 transcribe speech with it).
 The first call pretrains it on the embedded corpus's unlabeled training split
 (minutes, with a progress bar) and saves the state dict in
 ``speechlm.utils.cache_dir("pretrained")``; later calls, in any notebook,
@@ -19,11 +22,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from speechlm.ctc import CharVocab
+from speechlm.finetune import ALPHABET, CTCModel, FinetuneConfig, finetune_ctc, prepare, transcribe
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
+from speechlm.ssl.features import SAMPLE_RATE, log_mel_features
 from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert
 from speechlm.utils import atomic_path, cache_dir
 
-__all__ = ["RECIPES", "PretrainedRecipe", "cache_path", "load", "load_info", "register"]
+__all__ = [
+    "ASR",
+    "ASR_RECIPES",
+    "RECIPES",
+    "ASRRecipe",
+    "PretrainedRecipe",
+    "cache_path",
+    "load",
+    "load_asr",
+    "load_info",
+    "register",
+]
 
 
 @dataclass(frozen=True)
@@ -123,3 +140,96 @@ def load_info(name: str | PretrainedRecipe = "hubert") -> dict[str, float]:
             f"recipe {_recipe(name).name!r} is not cached yet at {path}: call load() first"
         )
     return dict(torch.load(path, map_location="cpu", weights_only=True)["info"])
+
+
+@dataclass(frozen=True)
+class ASRRecipe:
+    """A CTC recogniser: the encoder of pretraining recipe ``encoder`` fine-tuned on the first
+    ``n_utterances`` of the embedded corpus's training split (checkpoint chosen on dev speakers)."""
+
+    name: str
+    version: int
+    encoder: str = "hubert"
+    n_utterances: int = 1000
+    n_dev: int = 60
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    corpus_seed: int = 0
+
+    def key(self) -> str:
+        settings = json.dumps(
+            {**asdict(self), "encoder": _recipe(self.encoder).key()}, sort_keys=True, default=str
+        )
+        return f"{self.name}-v{self.version}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
+
+
+ASR_RECIPES: dict[str, ASRRecipe] = {}
+
+# The course's recogniser: see load_asr. About N minutes on the 2-core CPU, once per cache.
+ASR_RECIPES["ctc"] = ASRRecipe(
+    "ctc", version=1, finetune=FinetuneConfig(steps=1000, batch_size=16, eval_every=200)
+)
+
+
+class ASR:
+    """A speech recogniser: ``transcribe(audios)`` gives greedy CTC transcripts, lower-case letters,
+    apostrophes and single spaces (:data:`speechlm.finetune.ALPHABET`).
+
+    ``model`` is the :class:`~speechlm.finetune.CTCModel` (eval mode), ``vocab`` its
+    :class:`~speechlm.ctc.CharVocab`, ``info`` what fine-tuning measured (``"dev_cer"``, ``"time_s"``).
+    """
+
+    def __init__(self, model: CTCModel, vocab: CharVocab, info: dict[str, float]):
+        self.model = model.eval()
+        self.vocab = vocab
+        self.info = info
+
+    def transcribe(self, audios, sample_rate: int = SAMPLE_RATE, batch_size: int = 32) -> list[str]:
+        """Transcripts of ``audios``, a list of mono float arrays (samples,) at 16 kHz."""
+        if isinstance(audios, np.ndarray) and audios.ndim == 1:
+            raise TypeError("expected a list of clips; wrap a single clip as [audio]")
+        mels = [log_mel_features(a, sample_rate) for a in audios]
+        return transcribe(self.model, mels, self.vocab, batch_size=batch_size)
+
+
+def _asr_recipe(name: str | ASRRecipe) -> ASRRecipe:
+    if isinstance(name, ASRRecipe):
+        return name
+    try:
+        return ASR_RECIPES[name]
+    except KeyError:
+        raise KeyError(f"no ASR recipe {name!r}; known: {', '.join(sorted(ASR_RECIPES))}") from None
+
+
+def _labelled(recipe: ASRRecipe, vocab: CharVocab):
+    """Training and dev items of the embedded corpus for fine-tuning."""
+    from speechlm import corpus
+
+    train = corpus.load("embedded", split="train", size=recipe.n_utterances, seed=recipe.corpus_seed)
+    dev = corpus.load("embedded", split="dev", size=recipe.n_dev, seed=recipe.corpus_seed)
+    return prepare(train, vocab), prepare(dev, vocab)
+
+
+def load_asr(name: str | ASRRecipe = "ctc", *, progress: bool = True) -> ASR:
+    """The recogniser of recipe ``name``, fine-tuned and cached on first use (then loaded in a second)."""
+    import time
+
+    recipe = _asr_recipe(name)
+    path = cache_dir("pretrained") / f"{recipe.key()}.pt"
+    vocab = CharVocab(ALPHABET)
+    if not path.exists():
+        encoder = load(recipe.encoder, progress=progress)
+        train, dev = _labelled(recipe, vocab)
+        start = time.perf_counter()
+        model, info = finetune_ctc(encoder, train, dev, vocab, recipe.finetune, progress=progress)
+        state = {
+            "model": model.state_dict(),
+            "config": model.encoder.config.to_dict(),
+            "info": {"dev_cer": float(info["best_dev_cer"]), "time_s": time.perf_counter() - start},
+            "key": recipe.key(),
+        }
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = CTCModel(SpeechEncoder(EncoderConfig(**state["config"])), len(vocab))
+    model.load_state_dict(state["model"])
+    return ASR(model, vocab, dict(state["info"]))

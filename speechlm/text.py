@@ -4,11 +4,15 @@ Introduced in notebook 08 (WordPiece, for BERT and GPT) and used again in
 notebook 12 (characters, for CTC). Both are trained on the course's own text,
 never downloaded.
 
-* :func:`train_wordpiece` trains a WordPiece vocabulary with Hugging Face
-  ``tokenizers`` (lower-casing, BERT's pre-tokenizer, ``##`` continuation
-  pieces) and wraps it as a ``transformers.PreTrainedTokenizerFast``, so
-  ``tokenizer(text_a, text_b)`` gives ``[CLS] a [SEP] b [SEP]`` with
-  ``token_type_ids`` exactly like ``BertTokenizerFast``.
+* :func:`train_wordpiece` learns a WordPiece vocabulary (lower-casing, BERT's
+  pre-tokenizer, ``##`` continuation pieces, merges chosen by WordPiece's
+  likelihood score) and wraps it as a ``transformers.PreTrainedTokenizerFast``,
+  so ``tokenizer(text_a, text_b)`` gives ``[CLS] a [SEP] b [SEP]`` with
+  ``token_type_ids`` exactly like ``BertTokenizerFast``. The merges are learned
+  here rather than by ``tokenizers.trainers.WordPieceTrainer``, which breaks
+  ties between equally frequent pairs in hash-map order and so learns a
+  different vocabulary in every process; ours breaks ties by the pieces'
+  spelling, so the same texts always give the same vocabulary.
 * :class:`CharTokenizer` maps characters to ids with a fixed convention:
   id 0 is the CTC blank and also the padding id, id 1 is ``<unk>``, id 2 is
   ``<eos>`` (the end-of-text token a GPT uses as separator and start token,
@@ -17,9 +21,11 @@ never downloaded.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
-__all__ = ["SPECIAL_TOKENS", "CharTokenizer", "train_wordpiece"]
+__all__ = ["SPECIAL_TOKENS", "CharTokenizer", "learn_wordpiece", "train_wordpiece"]
 
 #: BERT's special tokens, with ids 0..4 in this order in every vocabulary we train.
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -33,6 +39,58 @@ def _check_texts(texts: Iterable[str]) -> list[str]:
     if bad:
         raise TypeError(f"expected texts as str, got {type(bad[0]).__name__}: {bad[0]!r}")
     return texts
+
+
+def _merged(a: str, b: str) -> str:
+    return a + b[2:]  # b is always a "##" continuation piece
+
+
+def learn_wordpiece(word_counts: dict[str, int], vocab_size: int, min_frequency: int = 1) -> list[str]:
+    """The pieces of a WordPiece vocabulary learned from ``word_counts`` (word -> count), specials first.
+
+    Every word starts as its characters, the first one bare and the others
+    with the ``##`` continuation prefix (``"hugs"`` -> ``h ##u ##g ##s``). Each
+    step merges the adjacent pair ``(a, b)`` with the highest likelihood score
+    ``count(ab) / (count(a) count(b))``, which favours pairs whose parts rarely
+    occur apart (BPE would take the most frequent pair), until the vocabulary
+    holds ``vocab_size`` pieces or no pair occurs ``min_frequency`` times. Ties
+    go to the more frequent pair, then to the alphabetically first one, so the
+    result does not depend on the order of the words.
+    """
+    splits = {word: [word[0], *(f"##{c}" for c in word[1:])] for word in word_counts}
+    vocab = list(SPECIAL_TOKENS)
+    seen = set(vocab)
+    for piece in sorted({p for pieces in splits.values() for p in pieces}):
+        if piece not in seen:
+            vocab.append(piece)
+            seen.add(piece)
+    while len(vocab) < vocab_size:
+        piece_counts: Counter[str] = Counter()
+        pair_counts: Counter[tuple[str, str]] = Counter()
+        for word, count in word_counts.items():
+            pieces = splits[word]
+            for piece in pieces:
+                piece_counts[piece] += count
+            for pair in pairwise(pieces):
+                pair_counts[pair] += count
+        candidates = [(pair, n) for pair, n in pair_counts.items() if n >= min_frequency]
+        if not candidates:
+            break
+        (a, b), _ = min(
+            candidates, key=lambda item: (-item[1] / (piece_counts[item[0][0]] * piece_counts[item[0][1]]),
+                                          -item[1], item[0])
+        )  # fmt: skip
+        new = _merged(a, b)
+        if new not in seen:
+            vocab.append(new)
+            seen.add(new)
+        for pieces in splits.values():
+            i = 0
+            while i < len(pieces) - 1:
+                if pieces[i] == a and pieces[i + 1] == b:
+                    pieces[i : i + 2] = [new]
+                i += 1
+    return vocab[:vocab_size]
 
 
 def train_wordpiece(texts: Iterable[str], vocab_size: int = 400, min_frequency: int = 1):
@@ -49,24 +107,28 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int = 400, min_frequency: 
     ``[UNK]=1``, ``[CLS]=2``, ``[SEP]=3``, ``[MASK]=4``, BERT's single and pair
     templates (``[CLS] A [SEP]`` and ``[CLS] A [SEP] B [SEP]`` with token type
     1 on ``B [SEP]``) and the WordPiece decoder (``"play ##ing"`` -> ``"playing"``).
+    The merges are learned by :func:`learn_wordpiece`: the same texts give the
+    same vocabulary in every run, whatever their order.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     texts = _check_texts(texts)
     if vocab_size <= len(SPECIAL_TOKENS):
         raise ValueError(f"vocab_size must exceed the {len(SPECIAL_TOKENS)} special tokens, got {vocab_size}")
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True, clean_text=True, strip_accents=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
-        special_tokens=list(SPECIAL_TOKENS),
-        continuing_subword_prefix="##",
-        show_progress=False,
+    normalizer = normalizers.BertNormalizer(lowercase=True, clean_text=True, strip_accents=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    word_counts: Counter[str] = Counter()
+    for text in texts:
+        word_counts.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    pieces = learn_wordpiece(dict(word_counts), vocab_size, min_frequency)
+    tok = Tokenizer(
+        models.WordPiece(
+            {piece: i for i, piece in enumerate(pieces)}, unk_token="[UNK]", max_input_chars_per_word=100
+        )
     )
-    tok.train_from_iterator(texts, trainer=trainer)
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",

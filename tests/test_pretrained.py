@@ -108,3 +108,48 @@ def test_benchmark_defaults_share_the_course_encoder_cache():
         course.n_utterances,
     )
     assert max(1, args.layers // 2) == course.iteration2_layer
+
+
+def test_load_asr_fine_tunes_once_then_reads_the_cache(fake_corpus, monkeypatch):
+    from speechlm import finetune
+
+    monkeypatch.setitem(pretrained.RECIPES, "tiny-test", TINY)
+    recipe = pretrained.ASRRecipe(
+        "tiny-asr", version=1, encoder="tiny-test",
+        finetune=finetune.FinetuneConfig(steps=4, batch_size=2, warmup_steps=1, eval_every=2),
+    )  # fmt: skip
+    t = np.arange(12_000) / 16_000
+    clips = [(0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32) for f in (220, 330, 440)]
+    labelled = []
+
+    def fake_labelled(recipe, vocab):
+        utterances = [type("U", (), {"audio": a, "sample_rate": 16_000, "text": w}) for a, w in
+                      zip(clips, ["ab", "ba", "a b"], strict=True)]  # fmt: skip
+        labelled.append(recipe.name)
+        items = finetune.prepare(utterances, vocab)
+        return items, items[:1]
+
+    monkeypatch.setattr(pretrained, "_labelled", fake_labelled)
+    asr = pretrained.load_asr(recipe, progress=False)
+    assert labelled == ["tiny-asr"] and fake_corpus == ["tiny-test"]  # the encoder was pretrained first
+    path = pretrained.cache_dir("pretrained") / f"{recipe.key()}.pt"
+    assert path.exists() and not list(path.parent.glob("*.tmp"))
+    hyps = asr.transcribe(clips)
+    assert len(hyps) == 3 and all(set(h) <= set(finetune.ALPHABET) for h in hyps)
+    assert 0.0 <= asr.info["dev_cer"] and asr.info["time_s"] > 0
+    again = pretrained.load_asr(recipe, progress=False)
+    assert labelled == ["tiny-asr"]  # read from the cache, not fine-tuned again
+    assert again.transcribe(clips) == hyps
+    for (name, a), (_, b) in zip(
+        asr.model.state_dict().items(), again.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    # the key follows the encoder recipe it starts from
+    other = pretrained.ASRRecipe("tiny-asr", version=1, encoder="hubert", finetune=recipe.finetune)
+    assert other.key() != recipe.key()
+    with pytest.raises(TypeError, match="list of clips"):
+        asr.transcribe(clips[0])
+    with pytest.raises(ValueError, match="16000 Hz"):
+        asr.transcribe(clips, sample_rate=8000)
+    with pytest.raises(KeyError, match=r"known: .*ctc"):
+        pretrained.load_asr("nope")

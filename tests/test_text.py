@@ -1,10 +1,15 @@
 """Tests of speechlm.text: the WordPiece and character tokenizers."""
 
+import os
+import random
+import subprocess
+import sys
+
 import pytest
 import torch
 from transformers import PreTrainedTokenizerFast
 
-from speechlm.text import SPECIAL_TOKENS, CharTokenizer, train_wordpiece
+from speechlm.text import SPECIAL_TOKENS, CharTokenizer, learn_wordpiece, train_wordpiece
 
 TEXTS = [
     "turn on the kitchen lights",
@@ -62,6 +67,45 @@ def test_wordpiece_padding_batch(tokenizer):
     assert batch["input_ids"].shape == (2, 7)
     assert batch["input_ids"][0, 4:].tolist() == [0, 0, 0]
     assert batch["attention_mask"][0].tolist() == [1, 1, 1, 1, 0, 0, 0]
+
+
+def test_learn_wordpiece_uses_the_likelihood_score_not_frequency():
+    # The example of the Hugging Face LLM course (chapter 6, "WordPiece tokenization"): the first merge is
+    # ("##g", "##s") with score 5 / (20 * 5), although ("p", "##u") and ("##u", "##n") are more frequent.
+    counts = {"hug": 10, "pug": 5, "pun": 12, "bun": 4, "hugs": 5}
+    pieces = learn_wordpiece(counts, vocab_size=len(SPECIAL_TOKENS) + 7 + 2)
+    assert pieces[: len(SPECIAL_TOKENS)] == list(SPECIAL_TOKENS)
+    assert pieces[len(SPECIAL_TOKENS) : -2] == ["##g", "##n", "##s", "##u", "b", "h", "p"]
+    # then six pairs tie at 1/36; the most frequent, ("p", "##u") seen 17 times, wins
+    assert pieces[-2:] == ["##gs", "pu"]
+    everything = learn_wordpiece(counts, vocab_size=100)
+    assert {"hug", "pug", "pun", "bun", "hugs"} <= set(everything)  # merging stops when words are whole
+    assert len(everything) < 100
+    # ("##u", "##g") is the most frequent pair (20 times): a higher min_frequency learns no merge at all
+    assert learn_wordpiece(counts, vocab_size=100, min_frequency=21) == pieces[:-2]
+
+
+def test_wordpiece_vocabulary_does_not_depend_on_text_order_or_process():
+    shuffled = TEXTS[:]
+    random.Random(0).shuffle(shuffled)
+    vocab = train_wordpiece(TEXTS, vocab_size=90).get_vocab()
+    assert train_wordpiece(shuffled, vocab_size=90).get_vocab() == vocab
+    # tokenizers' own WordPieceTrainer learned a different vocabulary in each process (hash-map order)
+    code = (
+        "import json, sys; from speechlm.text import train_wordpiece; "
+        f"print(json.dumps(train_wordpiece({TEXTS!r}, vocab_size=90).get_vocab(), sort_keys=True))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in (1, 2)
+    }
+    assert len(outputs) == 1
 
 
 def test_wordpiece_bad_input():
