@@ -1,0 +1,154 @@
+"""Exercises of notebook 16 (speech translation): teacher forcing, one beam-search step, length
+normalisation and the character n-gram precision inside chrF."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from speechlm.exercises import Exercise, allclose, equal, register
+
+_ZH = "打开客厅的灯关上车库门我喜欢这部影片北京星期三天气怎么样"
+
+
+def _teacher_forcing(targets: list[int], bos_id: int, eos_id: int) -> tuple[list[int], list[int]]:
+    return [bos_id, *targets], [*targets, eos_id]
+
+
+def _as_int_lists(got, expected) -> str | None:
+    try:
+        got = tuple([int(x) for x in part] for part in got)
+    except (TypeError, ValueError):
+        return f"expected two lists of ints, got {type(got).__name__}"
+    return equal(got, tuple(expected))
+
+
+def _target_cases(rng: np.random.Generator):
+    yield ([5, 6, 7], 2, 2)
+    yield ([], 2, 2)
+    yield ([int(x) for x in rng.integers(3, 40, size=9)], 1, 2)
+
+
+def _beam_step(scores: np.ndarray, log_probs: np.ndarray, width: int) -> list[tuple[int, int]]:
+    total = scores[:, None] + log_probs
+    order = np.argsort(-total, axis=None, kind="stable")[:width]
+    return [(int(i) // log_probs.shape[1], int(i) % log_probs.shape[1]) for i in order]
+
+
+def _as_pairs(got, expected) -> str | None:
+    try:
+        got = [(int(row), int(token)) for row, token in got]
+    except (TypeError, ValueError):
+        return f"expected a list of (row, token) pairs, got {type(got).__name__}"
+    return equal(got, expected)
+
+
+def _beam_cases(rng: np.random.Generator):
+    yield (np.array([-0.1, -2.0]), np.log(np.array([[0.5, 0.3, 0.2], [0.9, 0.05, 0.05]])), 2)
+    yield (np.array([0.0]), np.log(np.array([[0.1, 0.6, 0.3]])), 1)
+    for k, v in ((3, 6), (4, 10)):
+        logits = rng.standard_normal((k, v)) * 2
+        log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+        yield (-rng.random(k) * 5, log_probs, k)
+
+
+def _best_normalised(log_probs: list[float], lengths: list[int], alpha: float) -> int:
+    return int(np.argmax(np.asarray(log_probs) / np.asarray(lengths, dtype=float) ** alpha))
+
+
+def _normalise_cases(rng: np.random.Generator):
+    yield ([-2.0, -3.0], [2, 6], 0.0)
+    yield ([-2.0, -3.0], [2, 6], 1.0)
+    yield ([-4.0, -4.5, -9.0], [3, 4, 12], 0.6)
+    n = 6
+    yield ([float(x) for x in -rng.random(n) * 10], [int(x) for x in rng.integers(1, 15, size=n)], 1.0)
+
+
+def _ngram_precision(hypothesis: str, reference: str, n: int) -> float:
+    hyp, ref = hypothesis.replace(" ", ""), reference.replace(" ", "")
+    hyp_counts = Counter(hyp[i : i + n] for i in range(len(hyp) - n + 1))
+    ref_counts = Counter(ref[i : i + n] for i in range(len(ref) - n + 1))
+    total = sum(hyp_counts.values())
+    if total == 0:
+        return 0.0
+    return sum(min(c, ref_counts[g]) for g, c in hyp_counts.items()) / total
+
+
+def _precision_cases(rng: np.random.Generator):
+    yield ("打开客厅的灯", "打开客厅的灯", 2)
+    yield ("打开打开打开", "打开客厅的灯", 2)
+    yield ("灯", "打开客厅的灯", 2)
+    yield ("the cat sat", "the cat sat on the mat", 3)
+    chars = np.array(list(_ZH))
+    for n in (1, 3):
+        yield ("".join(rng.choice(chars, size=12)), "".join(rng.choice(chars, size=10)), n)
+
+
+register(
+    Exercise(
+        id="16.teacher_forcing",
+        prompt="""
+Write `teacher_forcing(targets, bos_id, eos_id)` that returns the decoder's input and output for one
+target sequence under teacher forcing, as two lists: the input is `bos_id` followed by the targets,
+the output is the targets followed by `eos_id`. [5, 6, 7] with bos 2, eos 2 -> ([2, 5, 6, 7], [5, 6, 7, 2]).
+Compare with `speechlm.seq2seq.teacher_forcing_batch`.
+""",
+        reference=_teacher_forcing,
+        cases=_target_cases,
+        hint="Position t of the input is the token before position t of the output: shift by one, "
+        "a start token in front of the input and the end token after the output.",
+        compare=_as_int_lists,
+    )
+)
+
+register(
+    Exercise(
+        id="16.beam_step",
+        prompt="""
+Write `beam_step(scores, log_probs, width)`: one step of beam search. `scores` (k,) are the
+log-probabilities of the k prefixes in the beam, `log_probs` (k, V) the model's next-token
+log-probabilities after each prefix. Return the `width` best extensions as a list of
+(row, token) pairs, best first, ranked by scores[row] + log_probs[row, token]
+(ties: the smaller flat index row * V + token first).
+""",
+        reference=_beam_step,
+        cases=_beam_cases,
+        hint="Add scores[:, None] to log_probs, flatten, take the indices of the `width` largest "
+        "(np.argsort(-total, axis=None, kind='stable')), and split each flat index i into "
+        "(i // V, i % V).",
+        compare=_as_pairs,
+    )
+)
+
+register(
+    Exercise(
+        id="16.length_normalise",
+        prompt="""
+Write `best_hypothesis(log_probs, lengths, alpha)`: the index of the finished hypothesis with the
+highest length-normalised score log_prob / length ** alpha. alpha = 0 is plain log-probability
+(which favours short outputs); alpha = 1 is the mean log-probability per token.
+""",
+        reference=_best_normalised,
+        cases=_normalise_cases,
+        hint="np.argmax(np.array(log_probs) / np.array(lengths, dtype=float) ** alpha).",
+        compare=equal,
+    )
+)
+
+register(
+    Exercise(
+        id="16.ngram_precision",
+        prompt="""
+Write `ngram_precision(hypothesis, reference, n)`: chrF's character n-gram precision. Remove the
+spaces, count the character n-grams of each string, and return the number of hypothesis n-grams
+that also occur in the reference, each counted at most as often as in the reference (clipped),
+divided by the number of hypothesis n-grams (0.0 if the hypothesis has none).
+""",
+        reference=_ngram_precision,
+        cases=_precision_cases,
+        hint="collections.Counter(s[i:i + n] for i in range(len(s) - n + 1)) for both strings; "
+        "sum min(count, reference_count[gram]) over the hypothesis' n-grams.",
+        compare=allclose(rtol=1e-9, atol=1e-12),
+    )
+)
