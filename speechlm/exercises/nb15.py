@@ -1,0 +1,113 @@
+"""Exercises of notebook 15 (spoken understanding): attentive pooling, the majority baseline and
+accuracy by ASR error bucket."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from speechlm import spoken_classify
+from speechlm.exercises import Exercise, allclose, register
+
+
+def _attentive_pool(frames: np.ndarray, w: np.ndarray, length: int) -> np.ndarray:
+    real = frames[:length]
+    scores = real @ w
+    alpha = np.exp(scores - scores.max())
+    alpha /= alpha.sum()
+    return alpha @ real
+
+
+def _pool_cases(rng: np.random.Generator):
+    frames = np.zeros((4, 2))
+    frames[:, 0] = [1.0, 2.0, 3.0, 4.0]
+    yield (frames, np.zeros(2), 4)  # equal scores: the mean
+    yield (frames, np.array([0.0, 0.0]), 2)  # padding beyond the length is ignored
+    for _ in range(3):
+        t, d = int(rng.integers(3, 12)), int(rng.integers(2, 6))
+        yield (rng.normal(size=(t, d)), rng.normal(0, 3, size=d), int(rng.integers(1, t + 1)))
+    yield (np.array([[1000.0, 1.0], [0.0, 2.0]]), np.array([1.0, 0.0]), 2)  # large scores: no overflow
+
+
+def _majority_accuracy(train_labels: list[str], test_labels: list[str]) -> float:
+    classes, counts = np.unique(np.asarray(train_labels), return_counts=True)
+    majority = classes[int(np.argmax(counts))]  # np.unique sorts, argmax takes the first of a tie
+    return float(np.mean(np.asarray(test_labels) == majority))
+
+
+def _majority_cases(rng: np.random.Generator):
+    yield (["spam", "ham", "ham"], ["spam", "spam", "ham", "spam"])
+    yield (["positive", "negative"], ["negative", "positive", "positive"])  # a tie: the first in sorted order
+    names = np.array(["a", "b", "c"])
+    for _ in range(3):
+        yield (
+            list(rng.choice(names, size=int(rng.integers(1, 30)), p=[0.5, 0.3, 0.2])),
+            list(rng.choice(names, size=int(rng.integers(1, 30)))),
+        )
+
+
+def _bucket_accuracies(values: np.ndarray, correct: np.ndarray, edges: list[float]) -> list[float]:
+    return [b.accuracy for b in spoken_classify.accuracy_by_bucket(values, correct, edges)]
+
+
+def _bucket_cases(rng: np.random.Generator):
+    yield (np.array([0.0, 0.05, 0.1, 0.2, 0.5]), np.array([True, True, False, True, False]), [0.0, 0.1, 0.3])
+    yield (np.array([0.0, 0.0, 0.4]), np.array([True, False, True]), [0.0, 0.1, 0.3])  # an empty bucket
+    for _ in range(3):
+        n = int(rng.integers(5, 40))
+        values = np.where(rng.random(n) < 0.4, 0.0, rng.exponential(0.2, size=n)).round(2)
+        yield (values, rng.random(n) < 0.7, [0.0, 0.05, 0.15, 0.4])
+
+
+register(
+    Exercise(
+        id="15.attentive_pool",
+        prompt="""
+Write `attentive_pool(frames, w, length)`: attentive pooling of one utterance.
+`frames` is (time, dim), only the first `length` rows are real (the rest is
+padding), `w` is (dim,). Score each real frame s_t = frames[t] . w, turn the
+scores into weights alpha = softmax(s) over the real frames, and return the
+weighted mean sum_t alpha_t frames[t], shape (dim,). Keep it stable for large
+scores.
+""",
+        reference=_attentive_pool,
+        cases=_pool_cases,
+        hint="real = frames[:length]; s = real @ w; subtract s.max() before np.exp; "
+        "alpha = e / e.sum(); return alpha @ real.",
+        compare=allclose(rtol=1e-6, atol=1e-9),
+    )
+)
+
+register(
+    Exercise(
+        id="15.majority",
+        prompt="""
+Write `majority_accuracy(train_labels, test_labels)`: the accuracy on the test
+labels of the majority-class baseline, which always answers the most frequent
+training label (on a tie, the first of the tied labels in sorted order).
+Return a float.
+""",
+        reference=_majority_accuracy,
+        cases=_majority_cases,
+        hint="collections.Counter(train_labels) or np.unique(..., return_counts=True); "
+        "then the share of test labels equal to the majority label.",
+        compare=allclose(rtol=1e-12, atol=1e-12),
+    )
+)
+
+register(
+    Exercise(
+        id="15.cer_buckets",
+        prompt="""
+Write `bucket_accuracies(values, correct, edges)`: group utterances by their
+ASR CER (`values`, (n,)) into len(edges) + 1 buckets, v <= edges[0],
+edges[0] < v <= edges[1], ..., v > edges[-1], and return the list of accuracies
+(the mean of the boolean `correct` in each bucket; NaN for an empty bucket).
+Check yourself against `spoken_classify.accuracy_by_bucket`.
+""",
+        reference=_bucket_accuracies,
+        cases=_bucket_cases,
+        hint="np.searchsorted(edges, values, side='left') gives each value's bucket index "
+        "(0 to len(edges)); then correct[index == i].mean() for each i, or float('nan').",
+        compare=allclose(rtol=1e-12, atol=1e-12),
+    )
+)

@@ -1,0 +1,329 @@
+"""Spoken language understanding two ways: end-to-end and cascade (notebook 15).
+
+* **End-to-end**: :func:`speech_features` runs a frozen speech encoder once and
+  keeps every layer's hidden states, ``(frames, layers, d_model)`` per
+  utterance; :class:`PooledClassifier` mixes the layers (one chosen layer, or a
+  learned softmax-weighted sum as in the SUPERB benchmark), pools over time
+  (mean, or attentive pooling with learned frame weights) and classifies the
+  pooled vector; :func:`train_classifier` and :func:`predict` train and apply it.
+* **Cascade**: :class:`Cascade` wires a speech recogniser's ``transcribe`` to a
+  text classifier (such as the fine-tuned BERT of notebook 08).
+* **Error analysis**: :func:`utterance_cer` (one character error rate per
+  utterance) and :func:`accuracy_by_bucket` (accuracy of the utterances whose
+  CER falls in each bucket), to measure how ASR errors hurt the cascade.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from speechlm import metrics
+from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences
+from speechlm.ssl.encoder import SpeechEncoder
+
+__all__ = [
+    "Bucket",
+    "Cascade",
+    "PooledClassifier",
+    "accuracy_by_bucket",
+    "predict",
+    "speech_features",
+    "train_classifier",
+    "utterance_cer",
+]
+
+
+@torch.no_grad()
+def speech_features(
+    encoder: SpeechEncoder,
+    mels: Sequence[torch.Tensor],
+    *,
+    mean_pool: bool = False,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> list[torch.Tensor]:
+    """Every layer of a frozen ``encoder`` for each utterance, in eval mode.
+
+    ``mels``: ``(mel_frames, n_mels)`` log-mel tensors
+    (:func:`speechlm.ssl.log_mel_features`). Returns one float32 tensor per
+    utterance, ``(frames, num_layers + 1, d_model)`` at 50 frames/s: the
+    Transformer's input (layer 0) and each block's output, as
+    :attr:`~speechlm.ssl.EncoderOutput.layers`. With ``mean_pool=True`` each
+    layer is averaged over the utterance's frames first, giving ``(1,
+    num_layers + 1, d_model)``: a :class:`PooledClassifier` with
+    ``pooling="mean"`` gives the same logits on these as on the full frames,
+    for a fraction of the memory.
+    """
+    from tqdm.auto import tqdm
+
+    if len(mels) == 0:
+        raise ValueError("speech_features needs at least one utterance, got none")
+    was_training = encoder.training
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    result = []
+    starts = range(0, len(mels), batch_size)
+    for start in tqdm(starts, desc="encoding", disable=not progress, mininterval=1.0):
+        padded, lengths = pad_sequences(mels[start : start + batch_size])
+        out = encoder(padded.to(device), lengths)
+        layers = torch.stack(out.layers, dim=2).cpu()  # (batch, frames, layers, d_model)
+        for hidden, n in zip(layers, out.lengths.tolist(), strict=True):
+            result.append(hidden[:n].mean(0, keepdim=True) if mean_pool else hidden[:n].clone())
+    encoder.train(was_training)
+    return result
+
+
+class PooledClassifier(nn.Module):
+    """An utterance classifier on frozen encoder layers (notebook 15).
+
+    Input: ``features (batch, frames, num_layers, dim)`` and ``lengths (batch,)``
+    valid frames. Each (layer, channel) is standardised with statistics of the
+    training features (:meth:`fit_normalisation`); the layers are then mixed,
+
+    - ``layer=k``: layer ``k`` only;
+    - ``layer=None``: :math:`\\sum_l \\operatorname{softmax}(a)_l\\, h_l` with
+      learned :math:`a` (initially uniform);
+
+    then pooled over the real frames,
+
+    - ``pooling="mean"``: the mean vector;
+    - ``pooling="attention"``: :math:`\\sum_t \\alpha_t h_t` with
+      :math:`\\alpha = \\operatorname{softmax}_t(w^\\top h_t)`, so that the
+      frames that matter for the label can dominate;
+
+    and classified by a linear layer (``hidden=0``) or a one-hidden-layer MLP.
+    Returns logits ``(batch, num_classes)``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_classes: int,
+        num_layers: int = 1,
+        *,
+        layer: int | None = None,
+        pooling: str = "mean",
+        hidden: int = 0,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        if pooling not in ("mean", "attention"):
+            raise ValueError(f"pooling must be 'mean' or 'attention', got {pooling!r}")
+        if dim < 1 or num_classes < 2 or num_layers < 1 or hidden < 0:
+            raise ValueError(
+                f"need dim >= 1, num_classes >= 2, num_layers >= 1 and hidden >= 0, got "
+                f"dim={dim}, num_classes={num_classes}, num_layers={num_layers}, hidden={hidden}"
+            )
+        if layer is not None and not 0 <= layer < num_layers:
+            raise ValueError(f"layer must be None or in [0, {num_layers - 1}], got {layer}")
+        self.dim, self.num_classes, self.num_layers = dim, num_classes, num_layers
+        self.layer, self.pooling = layer, pooling
+        self.register_buffer("feature_mean", torch.zeros(num_layers, dim))
+        self.register_buffer("feature_std", torch.ones(num_layers, dim))
+        self.layer_logits = nn.Parameter(torch.zeros(num_layers)) if layer is None else None
+        self.attention = nn.Linear(dim, 1) if pooling == "attention" else None
+        self.dropout = nn.Dropout(dropout)
+        if hidden:
+            self.classifier = nn.Sequential(
+                nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes)
+            )
+        else:
+            self.classifier = nn.Linear(dim, num_classes)
+
+    def _check(self, features: torch.Tensor) -> None:
+        if features.ndim != 4 or features.shape[-2:] != (self.num_layers, self.dim):
+            raise ValueError(
+                f"expected features (batch, frames, {self.num_layers}, {self.dim}), "
+                f"got shape {tuple(features.shape)}"
+            )
+
+    @torch.no_grad()
+    def fit_normalisation(self, features: Sequence[torch.Tensor]) -> None:
+        """Set the standardisation from training ``features``, each ``(frames, num_layers, dim)``:
+        mean and standard deviation of every (layer, channel) over all frames."""
+        frames = torch.cat([torch.as_tensor(f, dtype=torch.float32) for f in features])
+        self._check(frames[None])
+        self.feature_mean.copy_(frames.mean(0))
+        self.feature_std.copy_(frames.std(0) + 1e-5)
+
+    def layer_weights(self) -> torch.Tensor:
+        """The weight of each layer in the mix, ``(num_layers,)``, summing to 1."""
+        if self.layer_logits is None:
+            return F.one_hot(torch.tensor(self.layer), self.num_layers).float()
+        return self.layer_logits.softmax(0)
+
+    def pool(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The pooled utterance vectors ``(batch, dim)`` (before dropout and the classifier)."""
+        self._check(features)
+        x = (features - self.feature_mean) / self.feature_std
+        if self.layer_logits is None:
+            x = x[:, :, self.layer]
+        else:
+            x = (x * self.layer_weights()[:, None]).sum(2)  # (batch, frames, dim)
+        mask = lengths_to_mask(torch.as_tensor(lengths).to(x.device), x.shape[1])
+        if self.attention is None:
+            return masked_mean(x, mask)
+        scores = self.attention(x).squeeze(-1).masked_fill(~mask, float("-inf"))
+        return (scores.softmax(1).unsqueeze(-1) * x).sum(1)
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.pool(features, lengths)))
+
+
+def _check_data(features: Sequence[torch.Tensor], labels: Sequence[int] | None = None) -> None:
+    if len(features) == 0:
+        raise ValueError("no utterances: features is empty")
+    if labels is not None and len(labels) != len(features):
+        raise ValueError(f"got {len(features)} feature tensors but {len(labels)} labels")
+
+
+def train_classifier(
+    model: PooledClassifier,
+    features: Sequence[torch.Tensor],
+    labels: Sequence[int],
+    *,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    weight_decay: float = 0.01,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[float]:
+    """Train ``model`` on ``features`` (each ``(frames, num_layers, dim)``) and integer ``labels``.
+
+    Sets the standardisation from ``features`` first, then takes ``steps``
+    AdamW steps with cross-entropy on random mini-batches (drawn with
+    ``seed``) and a cosine learning-rate decay. Returns the loss of every step;
+    leaves the model in eval mode.
+    """
+    from tqdm.auto import tqdm
+
+    _check_data(features, labels)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if int(y.min()) < 0 or int(y.max()) >= model.num_classes:
+        raise ValueError(f"labels must be in [0, {model.num_classes - 1}], got {y.unique().tolist()}")
+    model.fit_normalisation(features)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    model.train()
+    losses = []
+    for _ in tqdm(range(steps), desc="training the head", disable=not progress, mininterval=1.0):
+        idx = torch.randint(len(features), (batch_size,), generator=gen).tolist()
+        x, lengths = pad_sequences([features[i] for i in idx])
+        loss = F.cross_entropy(model(x, lengths), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def predict(model: PooledClassifier, features: Sequence[torch.Tensor], batch_size: int = 128) -> np.ndarray:
+    """Predicted class of each utterance, ``(len(features),)`` int64 (eval mode; the mode is restored)."""
+    _check_data(features)
+    was_training = model.training
+    model.eval()
+    preds = []
+    for start in range(0, len(features), batch_size):
+        x, lengths = pad_sequences(list(features[start : start + batch_size]))
+        preds.append(model(x, lengths).argmax(-1))
+    model.train(was_training)
+    return torch.cat(preds).numpy()
+
+
+class Cascade:
+    """Speech in, class out, through text: ``asr.transcribe`` then ``text_classifier`` (notebook 15).
+
+    ``asr``: any object with ``transcribe(audios, sample_rate) -> list[str]``
+    (such as :func:`speechlm.pretrained.load_asr`). ``text_classifier``: a
+    function from a list of texts to their predicted classes (such as
+    ``lambda texts: bert.classify(clf, tokenizer, texts)``).
+    """
+
+    def __init__(self, asr, text_classifier: Callable[[list[str]], Sequence[int]]):
+        if not callable(getattr(asr, "transcribe", None)):
+            raise TypeError(
+                f"asr must have a transcribe(audios, sample_rate) method, got {type(asr).__name__}"
+            )
+        if not callable(text_classifier):
+            raise TypeError(f"text_classifier must be callable, got {type(text_classifier).__name__}")
+        self.asr = asr
+        self.text_classifier = text_classifier
+
+    def transcribe(self, audios: Sequence[np.ndarray], sample_rate: int = 16000) -> list[str]:
+        """The recogniser's transcripts of ``audios`` (each ``(samples,)`` float32 at ``sample_rate`` Hz)."""
+        if len(audios) == 0:
+            raise ValueError("no audio to transcribe")
+        return list(self.asr.transcribe(list(audios), sample_rate=sample_rate))
+
+    def classify(self, transcripts: Sequence[str]) -> np.ndarray:
+        """The text classifier's classes of ``transcripts``, ``(len(transcripts),)`` int64."""
+        preds = np.asarray(torch.as_tensor(self.text_classifier(list(transcripts))), dtype=np.int64)
+        if preds.shape != (len(transcripts),):
+            raise ValueError(f"text_classifier returned shape {preds.shape} for {len(transcripts)} texts")
+        return preds
+
+    def predict(self, audios: Sequence[np.ndarray], sample_rate: int = 16000) -> tuple[np.ndarray, list[str]]:
+        """Classes ``(len(audios),)`` and the transcripts they were read from."""
+        transcripts = self.transcribe(audios, sample_rate)
+        return self.classify(transcripts), transcripts
+
+
+def utterance_cer(references: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
+    """Character error rate of each (reference, hypothesis) pair, ``(n,)`` float64
+    (:func:`speechlm.metrics.cer` of one utterance: edits over reference characters; may exceed 1)."""
+    if len(references) != len(hypotheses):
+        raise ValueError(f"got {len(references)} references but {len(hypotheses)} hypotheses")
+    return np.array([metrics.cer(r, h) for r, h in zip(references, hypotheses, strict=True)])
+
+
+class Bucket(NamedTuple):
+    """One bucket of :func:`accuracy_by_bucket`: its ``label`` (``"(0.1, 0.3]"``), the number of
+    utterances ``n`` and their ``accuracy`` (NaN when ``n == 0``)."""
+
+    label: str
+    n: int
+    accuracy: float
+
+
+def accuracy_by_bucket(
+    values: Sequence[float], correct: Sequence[bool], edges: Sequence[float] = (0.0, 0.1, 0.3)
+) -> list[Bucket]:
+    r"""Accuracy of the utterances grouped by a per-utterance value (such as the ASR's CER).
+
+    With edges :math:`e_0 < e_1 < \dots < e_{k-1}` the buckets are
+    :math:`v \le e_0`, :math:`e_0 < v \le e_1`, ..., :math:`v > e_{k-1}`
+    (``k + 1`` buckets; with the default edges: CER exactly 0, up to 10%,
+    up to 30%, above 30%). ``correct``: whether each utterance was classified right.
+    """
+    v = np.asarray(values, dtype=float)
+    ok = np.asarray(correct, dtype=bool)
+    e = np.asarray(edges, dtype=float)
+    if v.ndim != 1 or v.shape != ok.shape or v.size == 0:
+        raise ValueError(
+            f"values and correct must be 1-D, non-empty and equal in length, got {v.shape} {ok.shape}"
+        )
+    if not np.all(np.isfinite(v)):
+        raise ValueError("values must be finite")
+    if e.ndim != 1 or e.size == 0 or np.any(np.diff(e) <= 0):
+        raise ValueError(f"edges must be a non-empty, strictly increasing sequence, got {list(edges)}")
+    which = np.searchsorted(e, v, side="left")  # v <= e[0] -> 0, e[i-1] < v <= e[i] -> i, v > e[-1] -> k
+    labels = [f"<= {e[0]:g}"] + [f"({a:g}, {b:g}]" for a, b in itertools.pairwise(e)] + [f"> {e[-1]:g}"]
+    buckets = []
+    for i, label in enumerate(labels):
+        in_bucket = which == i
+        n = int(in_bucket.sum())
+        buckets.append(Bucket(label, n, float(ok[in_bucket].mean()) if n else float("nan")))
+    return buckets
