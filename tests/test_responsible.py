@@ -31,6 +31,7 @@ from speechlm.responsible import (
     speaker_id_accuracy,
     speaker_subspace,
     split_per_speaker,
+    train_phone_encoder,
 )
 
 
@@ -312,3 +313,22 @@ def test_phone_accuracy_drops_under_heavy_noise():
     assert accuracy["white noise -15 dB"] < accuracy["clean"] - 0.1, accuracy
     with pytest.raises(ValueError, match="layer"):
         phone_accuracy_under_perturbations(encoders, train, test, perturbations[:1], layer=5)
+
+
+def test_train_phone_encoder_learns_the_labelled_phones_deterministically():
+    rng = np.random.default_rng(1)
+    train, test = [_tone_utterance(rng) for _ in range(6)], [_tone_utterance(rng) for _ in range(4)]
+    torch.manual_seed(0)
+    initial = ssl.SpeechEncoder(SMALL).state_dict()
+    trained = train_phone_encoder(SMALL, train, layer=1, steps=30, batch_size=3, seed=0)
+    assert not trained.training
+    assert not torch.equal(trained.layers[0].linear1.weight, initial["layers.0.linear1.weight"])
+    again = train_phone_encoder(SMALL, train, layer=1, steps=30, batch_size=3, seed=0)
+    for (name, a), (_, b) in zip(trained.state_dict().items(), again.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    result = phone_accuracy_under_perturbations({"scratch": trained}, train, test, [Perturbation("clean")], 1)
+    assert result["scratch"]["clean"] > 0.9, result
+    with pytest.raises(ValueError, match="layer"):
+        train_phone_encoder(SMALL, train, layer=3)
+    with pytest.raises(ValueError, match="at least one"):
+        train_phone_encoder(SMALL, [], layer=1)

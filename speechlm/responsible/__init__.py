@@ -35,7 +35,11 @@ from speechlm.responsible.privacy import (
     speaker_subspace,
     split_per_speaker,
 )
-from speechlm.responsible.robustness import Perturbation, phone_accuracy_under_perturbations
+from speechlm.responsible.robustness import (
+    Perturbation,
+    phone_accuracy_under_perturbations,
+    train_phone_encoder,
+)
 
 __all__ = [
     "LAPTOP_CPU_WATTS",
@@ -60,4 +64,5 @@ __all__ = [
     "speaker_id_accuracy",
     "speaker_subspace",
     "split_per_speaker",
+    "train_phone_encoder",
 ]
