@@ -1,158 +1,155 @@
-"""Label efficiency of HuBERT pretraining: CTC fine-tuning from a pretrained vs a from-scratch encoder.
+"""Label efficiency of HuBERT pretraining on any corpus: CTC from a pretrained vs a from-scratch encoder.
 
 The whole pipeline on one corpus: k-means targets on its unlabeled training audio, HuBERT
-pretraining, then CTC fine-tuning at each labeled budget from the pretrained encoder and from the
-same architecture freshly initialised. Both get the same steps, the same learning-rate grid and the
-same SpecAugment; the learning rate and the checkpoint are chosen on the dev speakers and the error
-rates are measured on the test speakers. With ``--freeze-fraction f`` the pretrained encoder's
-first ``f`` of the steps train the head only (freezing a random encoder would only handicap the
-baseline, so the scratch encoder always trains from step 1). Prints a Markdown table and the label
-ratio at equal CER::
+pretraining (iterations 1 and 2), then CTC training at each labeled budget from the pretrained
+encoder and from the same architecture freshly initialised (``speechlm.label_efficiency.ctc_curve``:
+the same head, steps, learning-rate grid and SpecAugment for both; the learning rate and the
+checkpoint chosen on the dev speakers; CER and WER on the test speakers). Prints a Markdown table
+and the label ratio at equal CER::
 
     python benchmarks/label_efficiency.py                         # embedded corpus, defaults
     python benchmarks/label_efficiency.py --corpus fsdd --root ~/data/free-spoken-digit-dataset
     python benchmarks/label_efficiency.py --corpus folder --root my_recordings --budgets 20 50
+    python benchmarks/label_efficiency.py --encoder-lrs 5e-4 2e-3   # a grid: twice the runs
+
+With the defaults (notebook 12's settings: 25, 50 and 100 labels, 600 steps, encoder learning rate
+2e-3) the curve takes about 8 minutes on the 2-core machine, plus the pretraining (cached for the
+embedded corpus, about 10 minutes on a new corpus).
+
+On the embedded corpus with the default pretraining settings the encoder is the course's cached one
+(``speechlm.pretrained.load("hubert")``, the encoder of notebooks 11-17). A real corpus is read
+from ``--root`` and shuffled (seed 0) before the first N training utterances are labeled; FSDD has
+no dev split, so random training utterances serve as dev, and a folder needs ``train/`` and
+``test/`` sub-folders (``dev/`` optional). ``--shots`` adds the digit-word curve of notebook 12
+(embedded corpus only).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from speechlm import corpus, finetune, ssl
+from speechlm import corpus, finetune, label_efficiency
 from speechlm import pretrained as pretrained_cache
 from speechlm.ctc import CharVocab
-from speechlm.pretrained import PretrainedRecipe
-from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert
+from speechlm.ssl.pretrain import pretrain_hubert
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    default = label_efficiency.CTCCurveRecipe()
+    course = pretrained_cache.RECIPES["hubert"].hubert
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default="embedded", choices=["embedded", "fsdd", "folder"])
     p.add_argument("--root", default=None, help="folder of the real corpus (fsdd, folder)")
-    p.add_argument("--budgets", type=int, nargs="+", default=[25, 50, 100], help="labeled utterances")
-    p.add_argument("--pretrain-utterances", type=int, default=1000)
-    p.add_argument("--pretrain-steps", type=int, default=500)
-    p.add_argument("--iteration2-steps", type=int, default=250)
-    p.add_argument("--clusters", type=int, default=100)
-    p.add_argument("--finetune-steps", type=int, default=400)
+    p.add_argument("--budgets", type=int, nargs="+", default=list(default.budgets), help="labeled utterances")
+    p.add_argument("--steps", type=int, default=default.steps, help="CTC steps, the same for every run")
     p.add_argument(
-        "--encoder-lrs", type=float, nargs="+", default=[5e-4, 2e-3], help="grid of encoder learning rates"
+        "--encoder-lrs", type=float, nargs="+", default=list(default.encoder_lrs), help="grid, both arms"
     )
-    p.add_argument("--freeze-fraction", type=float, default=0.0, help="head-only share of the steps")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="fine-tuning seeds (results averaged)")
-    p.add_argument("--d-model", type=int, default=144)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--dev-size", type=int, default=100)
-    p.add_argument("--test-size", type=int, default=200)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (1 is fastest on a busy machine)")
+    p.add_argument("--freeze-fraction", type=float, default=default.freeze_fraction,
+                   help="share of the steps the pretrained encoder stays frozen (1: always)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="fine-tuning seed")
+    p.add_argument("--pretrain-utterances", type=int, default=course.n_utterances)
+    p.add_argument("--pretrain-steps", type=int, default=course.steps)
+    p.add_argument("--iteration2-steps", type=int, default=course.iteration2_steps)
+    p.add_argument("--dev-size", type=int, default=60)
+    p.add_argument("--test-size", type=int, default=120)
+    p.add_argument("--workers", type=int, default=None, help="processes (default: 2 where 2 cores exist)")
+    p.add_argument("--shots", action="store_true", help="also the digit-word curve (embedded corpus)")
     return p.parse_args(argv)
 
 
-def load_split(args, split: str, size: int) -> list:
-    if args.corpus == "embedded":
-        return corpus.load("embedded", split=split, size=size, seed=0, progress=False)
-    return corpus.load(args.corpus, split=split, size=size, root=args.root, progress=False)
+def _hold_out(items: list, n: int, seed: int = 0) -> tuple[list, list]:
+    """Shuffle ``items`` (seeded) and split off ``n`` of them: ``(held out, rest)``."""
+    order = np.random.default_rng(seed).permutation(len(items))
+    shuffled = [items[i] for i in order]
+    return shuffled[:n], shuffled[n:]
 
 
-def label_ratio(budgets: list[int], pre: list[float], scratch: list[float]) -> str:
-    """How many more labels the scratch encoder needs to match the pretrained one at the smallest
-    budget: interpolate scratch CER linearly in log(budget)."""
-    target = pre[0]
-    for i in range(len(budgets) - 1):
-        (b0, c0), (b1, c1) = (budgets[i], scratch[i]), (budgets[i + 1], scratch[i + 1])
-        if c0 >= target >= c1 and c0 != c1:
-            frac = (c0 - target) / (c0 - c1)
-            equal_budget = np.exp(np.log(b0) + frac * (np.log(b1) - np.log(b0)))
-            return f"{equal_budget / budgets[0]:.1f}x"
-    if scratch[0] <= target:
-        return "1.0x or less"
-    return f"more than {budgets[-1] / budgets[0]:.0f}x"
+def load_splits(args) -> tuple[list, list, list]:
+    """(unlabeled training utterances in a random order, dev, test) of the chosen corpus."""
+    if args.corpus == "embedded":  # already in a random order; the first N are the course's N labels
+        train = corpus.load("embedded", split="train", size=args.pretrain_utterances, seed=0, progress=False)
+        dev = corpus.load("embedded", split="dev", size=args.dev_size, seed=0, progress=False)
+        test = corpus.load("embedded", split="test", size=args.test_size, seed=0, progress=False)
+        return train, dev, test
+    if args.root is None:
+        raise SystemExit(f"--corpus {args.corpus} needs --root PATH (a local copy; nothing is downloaded)")
+    root = Path(args.root).expanduser()
+    if args.corpus == "folder" and not ((root / "train").is_dir() and (root / "test").is_dir()):
+        raise SystemExit(f"{root} needs train/ and test/ sub-folders (and optionally dev/), one per split")
+    train = corpus.load(args.corpus, split="train", root=root, progress=False)
+    test = _hold_out(corpus.load(args.corpus, split="test", root=root, progress=False), args.test_size)[0]
+    if args.corpus == "folder" and (root / "dev").is_dir():
+        dev = _hold_out(corpus.load("folder", split="dev", root=root, progress=False), args.dev_size)[0]
+        train = _hold_out(train, 0)[1]
+    else:  # no dev split (FSDD): hold out random training utterances
+        dev, train = _hold_out(train, args.dev_size)
+    return train[: args.pretrain_utterances], dev, test
+
+
+def pretraining_recipe(args, n_utterances: int) -> pretrained_cache.PretrainedRecipe:
+    """The course's recipe with this run's data size and steps (the course's own with the defaults)."""
+    course = pretrained_cache.RECIPES["hubert"]
+    hubert = replace(
+        course.hubert,
+        n_utterances=n_utterances,
+        steps=args.pretrain_steps,
+        iteration2_steps=args.iteration2_steps,
+    )
+    return replace(course, hubert=hubert)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    unlabeled = load_split(args, "train", args.pretrain_utterances)
-    dev, test = load_split(args, "dev", args.dev_size), load_split(args, "test", args.test_size)
-    config = ssl.EncoderConfig(
-        d_model=args.d_model, num_layers=args.layers, num_heads=4, d_ff=4 * args.d_model
-    )
-    recipe = HubertRecipe(
-        encoder=config, n_utterances=len(unlabeled), n_clusters=args.clusters, steps=args.pretrain_steps,
-        iteration2_steps=args.iteration2_steps, iteration2_layer=max(1, args.layers // 2),
-    )  # fmt: skip
-    if args.corpus == "embedded":  # cached, and shared with the notebooks when the recipe is the default
-        cached = PretrainedRecipe("hubert", version=2, hubert=recipe)
-        encoder_pt = pretrained_cache.load(cached)
-        info = pretrained_cache.load_info(cached)
+    unlabeled, dev, test = load_splits(args)
+    recipe = pretraining_recipe(args, len(unlabeled))
+    if args.corpus == "embedded":  # cached; the course's own encoder with the default settings
+        encoder, info = pretrained_cache.load(recipe), pretrained_cache.load_info(recipe)
     else:
-        encoder_pt, info = pretrain_hubert([u.audio for u in unlabeled], recipe)
+        encoder, info = pretrain_hubert([u.audio for u in unlabeled], recipe.hubert)
     print(f"pretrained ({info['time_s']:.0f} s): " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
-    torch.manual_seed(12345)
-    scratch = ssl.SpeechEncoder(config)
+
     vocab = CharVocab(finetune.ALPHABET)
-    labeled_pool = finetune.prepare(unlabeled, vocab)
+    labeled = finetune.prepare(unlabeled[: max(args.budgets)], vocab)
     dev_items, test_items = finetune.prepare(dev, vocab), finetune.prepare(test, vocab)
-    rows = []
-    for budget in args.budgets:
-        if budget > len(labeled_pool):
-            raise SystemExit(f"budget {budget} is more than the {len(labeled_pool)} training utterances")
-        result = {}
-        for name, encoder, freeze in (
-            ("pretrained", encoder_pt, args.freeze_fraction),
-            ("scratch", scratch, 0.0),
-        ):
-            scores = []
-            for seed in args.seeds:
-                best = None
-                for lr in args.encoder_lrs:
-                    steps = args.finetune_steps
-                    ft = finetune.FinetuneConfig(
-                        steps=steps,
-                        lr_encoder=lr,
-                        freeze_steps=int(freeze * steps),
-                        eval_every=max(1, steps // 6),
-                        seed=seed,
-                    )
-                    model, ft_info = finetune.finetune_ctc(
-                        encoder, labeled_pool[:budget], dev_items, vocab, ft
-                    )
-                    if best is None or ft_info["best_dev_cer"] < best[0]:
-                        best = (ft_info["best_dev_cer"], model)
-                scores.append(finetune.evaluate_asr(best[1], test_items, vocab))
-            result[name] = {k: float(np.mean([s[k] for s in scores])) for k in ("cer", "wer")}
-        rows.append((budget, result))
-        pre, scr = result["pretrained"], result["scratch"]
-        print(f"budget {budget}: CER pretrained {pre['cer']:.3f} scratch {scr['cer']:.3f}", flush=True)
+    recipe = label_efficiency.CTCCurveRecipe(
+        budgets=tuple(args.budgets),
+        steps=args.steps,
+        encoder_lrs=tuple(args.encoder_lrs),
+        freeze_fraction=args.freeze_fraction,
+        seed=args.seed,
+    )
+    rows = label_efficiency.ctc_curve(encoder, labeled, dev_items, test_items, recipe, workers=args.workers)
     print(
-        f"\n{args.corpus}: {len(unlabeled)} unlabeled utterances, {args.pretrain_steps} pretraining steps, "
-        f"{args.finetune_steps} CTC steps, encoder lrs {args.encoder_lrs}, seeds {args.seeds}\n"
+        f"\n{args.corpus}: {len(unlabeled)} unlabeled utterances, {args.pretrain_steps} + "
+        f"{args.iteration2_steps} pretraining steps; {args.steps} CTC steps per run, encoder learning "
+        f"rates {list(args.encoder_lrs)} (chosen on {len(dev_items)} dev utterances), pretrained encoder "
+        f"frozen for {args.freeze_fraction:.0%} of the steps; {len(test_items)} test utterances\n"
     )
-    print("| labeled | CER pretrained | CER scratch | WER pretrained | WER scratch | relative CER gain |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for budget, r in rows:
-        pre, scr = r["pretrained"], r["scratch"]
-        gain = (scr["cer"] - pre["cer"]) / scr["cer"]
-        cells = [
-            f"{pre['cer']:.3f}",
-            f"{scr['cer']:.3f}",
-            f"{pre['wer']:.3f}",
-            f"{scr['wer']:.3f}",
-            f"{gain:+.0%}",
-        ]
-        print(f"| {budget} | " + " | ".join(cells) + " |")
-    budgets = [b for b, _ in rows]
-    ratio = label_ratio(
-        budgets, [r["pretrained"]["cer"] for _, r in rows], [r["scratch"]["cer"] for _, r in rows]
+    print(label_efficiency.markdown_table(rows))
+    for r in rows:
+        print(f"  {r['budget']}: encoder lr: pretrained {r['pretrained_lr']:g}, scratch {r['scratch_lr']:g}")
+    budgets = [r["budget"] for r in rows]
+    ratio = label_efficiency.label_ratio(
+        budgets, [r["pretrained_cer"] for r in rows], [r["scratch_cer"] for r in rows]
     )
-    print(f"\nlabel ratio at equal CER (scratch labels / pretrained labels at {budgets[0]}): {ratio}")
-    print(f"total time {time.perf_counter() - start:.0f} s")
+    shown = f"{ratio:.1f}x" if ratio else f"more than {budgets[-1] / budgets[0]:.0f}x"
+    print(f"\nlabel ratio at equal CER (scratch labels / pretrained labels at {budgets[0]}): {shown}")
+    if args.shots:
+        if args.corpus != "embedded":
+            raise SystemExit("--shots uses the embedded corpus's digit words")
+        shots = label_efficiency.load_shots_curve(progress=False)["rows"]
+        print("\n| labeled per digit | accuracy pretrained | accuracy scratch |\n|---:|---:|---:|")
+        for r in shots:
+            print(f"| {r['shots']} | {r['pretrained_accuracy']:.1%} | {r['scratch_accuracy']:.1%} |")
+    print(f"\ntotal time {time.perf_counter() - start:.0f} s, torch {torch.__version__}")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 The recipe, the same for a pretrained and a from-scratch encoder so that the
 comparison is fair:
 
-- a :class:`~speechlm.ctc.CTCHead` (linear layer over characters plus blank) on the encoder output;
+- a :class:`~speechlm.ctc.CTCHead` (linear layer over characters plus blank) on the encoder output,
+  or (``head="layer_mix"``) a :class:`LayerMixCTCHead`: a learned weighted sum of every layer, as in
+  SUPERB, then a small bidirectional GRU and the linear layer;
 - AdamW with two learning rates, one for the head and one (usually lower) for the encoder;
-- the encoder optionally frozen for the first ``freeze_steps`` (its learning rate is 0), so that a
-  randomly initialised head does not wreck pretrained features, then unfrozen;
+- the encoder optionally frozen for the first ``freeze_steps`` (run in eval mode without gradients),
+  so that a randomly initialised head does not wreck pretrained features, then unfrozen;
+  ``freeze_steps >= steps`` keeps it frozen throughout (only the head trains);
 - linear warm-up and linear decay; SpecAugment-style time and frequency masks on the log-mel input;
 - the dev CER is measured every ``eval_every`` steps and the best checkpoint is kept.
 """
@@ -34,8 +37,10 @@ __all__ = [
     "ASRItem",
     "CTCModel",
     "FinetuneConfig",
+    "LayerMixCTCHead",
     "evaluate_asr",
     "finetune_ctc",
+    "lr_schedule",
     "normalize_text",
     "prepare",
     "spec_augment",
@@ -73,17 +78,75 @@ def prepare(utterances: Sequence, vocab: CharVocab) -> list[ASRItem]:
     return items
 
 
+class LayerMixCTCHead(nn.Module):
+    """A CTC head on every layer of an encoder: each layer is layer-normalised, the layers are mixed
+    with learned softmax weights (initially uniform), then dropout, a bidirectional GRU of ``hidden``
+    units per direction and a linear layer give ``(batch, frames, n_classes)`` log-probabilities."""
+
+    def __init__(
+        self, num_layers: int, d_model: int, n_classes: int, hidden: int = 128, dropout: float = 0.1
+    ):
+        super().__init__()
+        if num_layers < 1 or hidden < 1:
+            raise ValueError(f"need num_layers >= 1 and hidden >= 1, got {num_layers} and {hidden}")
+        self.layer_logits = nn.Parameter(torch.zeros(num_layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.gru = nn.GRU(d_model, hidden, batch_first=True, bidirectional=True)
+        self.proj = nn.Linear(2 * hidden, n_classes)
+
+    def layer_weights(self) -> torch.Tensor:
+        """The weight of each layer in the mix, ``(num_layers,)``, summing to 1."""
+        return self.layer_logits.softmax(0)
+
+    def forward(self, layers: Sequence[torch.Tensor], lengths: torch.Tensor) -> torch.Tensor:
+        if len(layers) != len(self.layer_logits):
+            raise ValueError(f"expected {len(self.layer_logits)} layers, got {len(layers)}")
+        stacked = torch.stack([self.norm(layer) for layer in layers])  # (layers, batch, frames, d)
+        x = self.dropout((self.layer_weights()[:, None, None, None] * stacked).sum(0))
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        y, _ = self.gru(packed)
+        y, _ = nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
+        return self.proj(self.dropout(y)).log_softmax(dim=-1)
+
+
 class CTCModel(nn.Module):
     """An encoder and a CTC head: ``(mels, mel_lengths)`` to ``(log_probs (batch, frames, classes),
-    lengths (batch,))``."""
+    lengths (batch,))``.
 
-    def __init__(self, encoder: SpeechEncoder, n_classes: int, dropout: float = 0.1):
+    ``head="linear"``: a :class:`~speechlm.ctc.CTCHead` on the last layer; ``head="layer_mix"``: a
+    :class:`LayerMixCTCHead` on all layers. While :attr:`frozen` is True the encoder runs in eval mode
+    without gradients (only the head learns)."""
+
+    def __init__(
+        self,
+        encoder: SpeechEncoder,
+        n_classes: int,
+        dropout: float = 0.1,
+        head: str = "linear",
+        hidden: int = 128,
+    ):
         super().__init__()
+        if head not in ("linear", "layer_mix"):
+            raise ValueError(f"head must be 'linear' or 'layer_mix', got {head!r}")
         self.encoder = encoder
-        self.head = CTCHead(encoder.config.d_model, n_classes, dropout)
+        self.frozen = False
+        if head == "linear":
+            self.head = CTCHead(encoder.config.d_model, n_classes, dropout)
+        else:
+            self.head = LayerMixCTCHead(
+                encoder.config.num_layers + 1, encoder.config.d_model, n_classes, hidden, dropout
+            )
 
     def forward(self, mels: torch.Tensor, mel_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.encoder(mels, mel_lengths)
+        if self.frozen:
+            self.encoder.eval()
+            with torch.no_grad():
+                out = self.encoder(mels, mel_lengths)
+        else:
+            out = self.encoder(mels, mel_lengths)
+        if isinstance(self.head, LayerMixCTCHead):
+            return self.head(out.layers, out.lengths), out.lengths
         return self.head(out.hidden), out.lengths
 
 
@@ -95,7 +158,7 @@ class FinetuneConfig:
     batch_size: int = 8
     lr_head: float = 2e-3
     lr_encoder: float = 5e-4
-    freeze_steps: int = 0  # encoder frozen (learning rate 0) for these first steps
+    freeze_steps: int = 0  # encoder frozen for these first steps (>= steps: frozen throughout)
     warmup_steps: int = 60
     weight_decay: float = 0.01
     freq_masks: int = 2  # SpecAugment: number of frequency masks, each up to freq_width bands
@@ -158,13 +221,17 @@ def evaluate_asr(model: CTCModel, items: Sequence[ASRItem], vocab: CharVocab) ->
     return {"cer": metrics.cer(refs, hyps), "wer": metrics.wer(refs, hyps)}
 
 
-def _schedule(config: FinetuneConfig, frozen: bool):
+def lr_schedule(config: FinetuneConfig, frozen: bool = False):
+    """Linear warm-up then linear decay; the encoder's (``frozen=True``) is 0 while it is frozen and
+    warms up again from the step it is unfrozen."""
+    start = min(config.freeze_steps, config.steps) if frozen else 0
+
     def factor(step: int) -> float:
-        if frozen and step < config.freeze_steps:
+        if step < start:
             return 0.0
-        if step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
-        return max(0.0, (config.steps - step) / max(1, config.steps - config.warmup_steps))
+        if step - start < config.warmup_steps:
+            return (step - start + 1) / config.warmup_steps
+        return max(0.0, (config.steps - step) / max(1, config.steps - start - config.warmup_steps))
 
     return factor
 
@@ -176,9 +243,12 @@ def finetune_ctc(
     vocab: CharVocab,
     config: FinetuneConfig | None = None,
     *,
+    head: str = "linear",
+    hidden: int = 128,
     progress: bool = True,
 ) -> tuple[CTCModel, dict]:
-    """Fine-tune a copy of ``encoder`` with a new CTC head on ``train_items``.
+    """Fine-tune a copy of ``encoder`` with a new CTC head (``head``, ``hidden``: see
+    :class:`CTCModel`) on ``train_items``.
 
     Returns the model at the step with the lowest dev CER (eval mode) and
     ``info`` with ``"best_dev_cer"``, ``"best_step"`` and the dev CER history
@@ -188,14 +258,14 @@ def finetune_ctc(
         raise ValueError("fine-tuning needs at least one training and one dev item")
     config = config or FinetuneConfig()
     torch.manual_seed(config.seed)
-    model = CTCModel(copy.deepcopy(encoder).train(), len(vocab))
+    model = CTCModel(copy.deepcopy(encoder).train(), len(vocab), head=head, hidden=hidden)
     optimizer = torch.optim.AdamW(
         [{"params": model.head.parameters(), "lr": config.lr_head},
          {"params": model.encoder.parameters(), "lr": config.lr_encoder}],
         weight_decay=config.weight_decay,
     )  # fmt: skip
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, [_schedule(config, frozen=False), _schedule(config, frozen=True)]
+        optimizer, [lr_schedule(config, frozen=False), lr_schedule(config, frozen=True)]
     )
     generator = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -207,6 +277,9 @@ def finetune_ctc(
             order.extend(rng.permutation(len(train_items)).tolist())
         batch = [train_items[i] for i in order[: config.batch_size]]
         del order[: config.batch_size]
+        model.frozen = step <= config.freeze_steps
+        if not model.frozen:
+            model.encoder.train()
         mels, mel_lengths, targets, target_lengths = _collate(batch)
         mels = spec_augment(mels, mel_lengths, config, generator)
         log_probs, lengths = model(mels, mel_lengths)
@@ -224,5 +297,6 @@ def finetune_ctc(
             if cer < best[0]:
                 best = (cer, step, copy.deepcopy(model.state_dict()))
     model.load_state_dict(best[2])
+    model.frozen = False
     info = {"best_dev_cer": best[0], "best_step": best[1], "dev_cer": history}
     return model.eval(), info

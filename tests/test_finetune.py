@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from speechlm import finetune, ssl
+from speechlm.batching import pad_sequences
 from speechlm.ctc import CharVocab
 
 SMALL = ssl.EncoderConfig(
@@ -82,3 +83,48 @@ def test_frozen_encoder_does_not_move_during_the_freeze():
     model, _ = finetune.finetune_ctc(encoder, items[:4], items[4:], vocab, config, progress=False)
     for name, value in encoder.state_dict().items():
         assert torch.equal(value, model.encoder.state_dict()[name]), name
+
+
+def test_layer_mix_head_learns_the_task_and_mixes_every_layer():
+    vocab = CharVocab("ab")
+    items = finetune.prepare(_tone_utterances(), vocab)
+    torch.manual_seed(0)
+    encoder = ssl.SpeechEncoder(SMALL)
+    config = finetune.FinetuneConfig(steps=150, batch_size=8, lr_head=1e-2, lr_encoder=3e-3, warmup_steps=10,
+                                      eval_every=50, freq_masks=0, time_masks=0)  # fmt: skip
+    model, info = finetune.finetune_ctc(
+        encoder, items[:16], items[16:], vocab, config, head="layer_mix", hidden=16, progress=False
+    )
+    assert isinstance(model.head, finetune.LayerMixCTCHead)
+    weights = model.head.layer_weights().detach()
+    assert weights.shape == (SMALL.num_layers + 1,) and float(weights.sum()) == pytest.approx(1.0)
+    assert info["best_dev_cer"] < 0.3
+    log_probs, lengths = model(*pad_sequences([items[0].mels]))
+    assert log_probs.shape == (1, int(lengths[0]), len(vocab))
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(1, int(lengths[0])), atol=1e-5)
+    with pytest.raises(ValueError, match="head must be"):
+        finetune.CTCModel(encoder, len(vocab), head="transformer")
+    with pytest.raises(ValueError, match="expected 2 layers"):
+        model.head([torch.zeros(1, 5, SMALL.d_model)], torch.tensor([5]))
+
+
+def test_lr_schedule_warms_the_encoder_up_again_after_the_freeze():
+    config = finetune.FinetuneConfig(steps=100, warmup_steps=10, freeze_steps=40)
+    head, enc = finetune.lr_schedule(config), finetune.lr_schedule(config, frozen=True)
+    assert head(0) == pytest.approx(0.1) and head(9) == pytest.approx(1.0) and head(100) == 0.0
+    assert [enc(s) for s in (0, 39)] == [0.0, 0.0]
+    assert enc(40) == pytest.approx(0.1) and enc(49) == pytest.approx(1.0)
+    assert enc(75) == pytest.approx(0.5) and enc(100) == 0.0
+    always = finetune.FinetuneConfig(steps=10, freeze_steps=10)
+    assert all(finetune.lr_schedule(always, frozen=True)(s) == 0.0 for s in range(10))
+
+
+def test_unfrozen_encoder_moves_after_the_freeze():
+    vocab = CharVocab("ab")
+    items = finetune.prepare(_tone_utterances()[:6], vocab)
+    torch.manual_seed(0)
+    encoder = ssl.SpeechEncoder(SMALL)
+    config = finetune.FinetuneConfig(steps=6, freeze_steps=3, batch_size=4, eval_every=6, warmup_steps=1)
+    model, _ = finetune.finetune_ctc(encoder, items[:4], items[4:], vocab, config, progress=False)
+    moved = [n for n, v in encoder.state_dict().items() if not torch.equal(v, model.encoder.state_dict()[n])]
+    assert moved and not model.frozen

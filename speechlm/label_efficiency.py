@@ -1,0 +1,531 @@
+"""Label efficiency: how many labelled utterances does pretraining save? (notebook 12)
+
+Two curves, each comparing the pretrained encoder with the same architecture trained from scratch:
+
+- :func:`ctc_curve`: character-level CTC recognition after training on ``budget`` labelled
+  utterances, for several budgets (:class:`CTCCurveRecipe`);
+- :func:`shots_curve`: spoken digit words with 1, 3 or 10 labelled utterances per class, a pooled
+  utterance classifier on the encoder (:class:`ShotsRecipe`).
+
+The rules that make the comparison fair are the same for both arms: the same head, the same number
+of training steps, the same grid of learning rates, the same SpecAugment masks, the checkpoint and
+the learning rate chosen on dev speakers, the error measured on unseen test speakers. The one
+difference is the standard way of starting from a pretrained encoder: it stays frozen for the first
+``freeze_fraction`` of the steps, so that the randomly initialised head does not wreck its features
+with large early gradients, and then trains like the scratch encoder, which trains from step 1
+(freezing a random encoder would only handicap the baseline). ``benchmarks/README.md`` records the
+recipes tried.
+
+:func:`load_ctc_curve` and :func:`load_shots_curve` compute the curves of the course's pretrained
+encoder on the embedded corpus on first use (minutes; in two processes where two cores exist) and
+cache the numbers as JSON, keyed by every setting and by the encoder's own cache key.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences
+from speechlm.ctc import CharVocab
+from speechlm.finetune import (
+    ALPHABET,
+    ASRItem,
+    FinetuneConfig,
+    evaluate_asr,
+    finetune_ctc,
+    lr_schedule,
+    prepare,
+    spec_augment,
+)
+from speechlm.ssl.encoder import SpeechEncoder
+from speechlm.ssl.features import log_mel_features
+from speechlm.utils import atomic_write_text, cache_dir
+
+__all__ = [
+    "CTCCurveRecipe",
+    "PooledHead",
+    "ShotsRecipe",
+    "ctc_curve",
+    "digit_words",
+    "label_ratio",
+    "load_ctc_curve",
+    "load_shots_curve",
+    "markdown_table",
+    "shots_curve",
+]
+
+VERSION = 1  # bump when the training code changes, so that no stale cached curve is served
+
+
+@dataclass(frozen=True)
+class CTCCurveRecipe:
+    """Settings of the CTC label-efficiency curve (defaults: the course's)."""
+
+    budgets: tuple[int, ...] = (25, 50, 100)  # labelled utterances
+    steps: int = 600  # fine-tuning steps, the same for both arms and every budget
+    batch_size: int = 8
+    lr_head: float = 2e-3
+    encoder_lrs: tuple[float, ...] = (2e-3,)  # the grid of encoder learning rates, both arms alike
+    freeze_fraction: float = 1 / 3  # share of the steps the pretrained encoder stays frozen (1: always)
+    hidden: int = 128  # the layer-mix BiGRU head's units per direction
+    eval_every: int = 100
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ShotsRecipe:
+    """Settings of the utterance-level curve: digit words with ``shots`` labelled utterances per class."""
+
+    shots: tuple[int, ...] = (1, 3, 10)
+    draws: int = 3  # random labelled subsets per point, averaged
+    steps: int = 150
+    batch_size: int = 16
+    lr_head: float = 2e-3
+    encoder_lrs: tuple[float, ...] = (2e-3,)  # the grid of encoder learning rates, both arms alike
+    freeze_fraction: float = 0.5  # share of the steps the pretrained encoder stays frozen (1: always)
+    eval_every: int = 25
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------------------------- CTC
+
+
+def _check_budgets(budgets: Sequence[int], available: int) -> None:
+    if not budgets or any(int(b) < 1 for b in budgets) or list(budgets) != sorted(set(budgets)):
+        raise ValueError(f"budgets must be increasing positive numbers of utterances, got {list(budgets)}")
+    if budgets[-1] > available:
+        raise ValueError(
+            f"the largest budget ({budgets[-1]}) exceeds the {available} labelled utterances given"
+        )
+
+
+def _ctc_job(job: dict) -> dict:
+    """One fine-tuning run (picklable, so that it can run in a worker process)."""
+    if job["threads"]:
+        torch.set_num_threads(job["threads"])
+    recipe: CTCCurveRecipe = job["recipe"]
+    encoder = SpeechEncoder(job["config"])
+    if job["arm"] == "pretrained":
+        encoder.load_state_dict(job["state"])
+    else:  # the same architecture, freshly initialised (the same draw for every budget)
+        torch.manual_seed(recipe.seed + 12345)
+        encoder = SpeechEncoder(job["config"])
+    config = FinetuneConfig(
+        steps=recipe.steps,
+        batch_size=recipe.batch_size,
+        lr_head=recipe.lr_head,
+        lr_encoder=job["lr"],
+        freeze_steps=_freeze_steps(job["arm"], recipe),
+        eval_every=recipe.eval_every,
+        seed=recipe.seed,
+    )
+    vocab = CharVocab(ALPHABET)
+    start = time.perf_counter()
+    model, info = finetune_ctc(
+        encoder,
+        job["train"],
+        job["dev"],
+        vocab,
+        config,
+        head="layer_mix",
+        hidden=recipe.hidden,
+        progress=False,
+    )
+    scores = evaluate_asr(model, job["test"], vocab)
+    return {
+        "arm": job["arm"],
+        "budget": len(job["train"]),
+        "lr": job["lr"],
+        "dev_cer": info["best_dev_cer"],
+        "best_step": info["best_step"],
+        "cer": scores["cer"],
+        "wer": scores["wer"],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _freeze_steps(arm: str, recipe) -> int:
+    return round(recipe.freeze_fraction * recipe.steps) if arm == "pretrained" else 0
+
+
+def _grid(arm: str, recipe) -> tuple[float, ...]:
+    """The encoder learning rates an arm tries: one run suffices for an encoder frozen throughout."""
+    return recipe.encoder_lrs[:1] if _freeze_steps(arm, recipe) >= recipe.steps else recipe.encoder_lrs
+
+
+def _run_jobs(fn, jobs: list[dict], workers: int, progress: bool, desc: str) -> list[dict]:
+    """Run ``fn`` on every job, in ``workers`` processes (one torch thread each) when > 1."""
+    if workers <= 1:
+        return [fn(job) for job in tqdm(jobs, desc=desc, disable=not progress, leave=False)]
+    jobs = [{**job, "threads": 1} for job in jobs]
+    # fork on Linux (works from scripts without a __main__ guard, and from notebooks); spawn elsewhere
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(tqdm(pool.map(fn, jobs), total=len(jobs), desc=desc, disable=not progress, leave=False))
+
+
+def _default_workers() -> int:
+    return max(
+        1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    )
+
+
+def ctc_curve(
+    encoder: SpeechEncoder,
+    labelled: Sequence[ASRItem],
+    dev: Sequence[ASRItem],
+    test: Sequence[ASRItem],
+    recipe: CTCCurveRecipe | None = None,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """CER and WER on ``test`` after CTC training on the first ``budget`` of ``labelled`` items, the
+    pretrained ``encoder`` against the same architecture from scratch, for every budget.
+
+    For each budget and arm, every learning rate of the grid is tried and the run with the lowest
+    dev CER is kept. Returns one dict per budget: ``budget``, ``pretrained_cer``,
+    ``pretrained_wer``, ``scratch_cer``, ``scratch_wer``, ``relative_gain`` (``1 - pretrained_cer /
+    scratch_cer``), and the chosen ``pretrained_lr``/``scratch_lr`` and ``*_step``.
+    """
+    recipe = recipe or CTCCurveRecipe()
+    _check_budgets(recipe.budgets, len(labelled))
+    if not dev or not test:
+        raise ValueError("ctc_curve needs dev and test items")
+    workers = _default_workers() if workers is None else workers
+    state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
+    base = {"config": encoder.config, "state": state, "recipe": recipe, "dev": list(dev), "test": list(test)}
+    jobs = [
+        {**base, "arm": arm, "train": list(labelled[:budget]), "lr": lr, "threads": 0}
+        for budget in recipe.budgets
+        for arm in ("scratch", "pretrained")  # the slower arm first, so that two workers finish together
+        for lr in _grid(arm, recipe)
+    ]
+    runs = _run_jobs(_ctc_job, jobs, workers, progress, "label-efficiency curve (CTC)")
+    rows = []
+    for budget in recipe.budgets:
+        row = {"budget": budget}
+        for arm in ("pretrained", "scratch"):
+            best = min(
+                (r for r in runs if r["budget"] == budget and r["arm"] == arm), key=lambda r: r["dev_cer"]
+            )
+            row.update(
+                {f"{arm}_{k}": best[k] for k in ("cer", "wer", "dev_cer", "lr", "best_step", "seconds")}
+            )
+        row["relative_gain"] = 1.0 - row["pretrained_cer"] / row["scratch_cer"]
+        rows.append(row)
+    return rows
+
+
+def label_ratio(
+    budgets: Sequence[int], pretrained: Sequence[float], scratch: Sequence[float]
+) -> float | None:
+    """How many times more labels the scratch arm needs to reach the pretrained arm's error at the
+    smallest budget, interpolating the scratch curve linearly in log(budget). 1.0 when the scratch
+    arm is already as good at the smallest budget; ``None`` when it never gets that low within the
+    budgets (the ratio is then more than ``budgets[-1] / budgets[0]``)."""
+    if not (len(budgets) == len(pretrained) == len(scratch)) or not budgets:
+        raise ValueError("budgets, pretrained and scratch must be non-empty and of the same length")
+    target = pretrained[0]
+    if scratch[0] <= target:
+        return 1.0
+    for i in range(len(budgets) - 1):
+        (b0, e0), (b1, e1) = (budgets[i], scratch[i]), (budgets[i + 1], scratch[i + 1])
+        if e0 >= target >= e1 and e0 != e1:
+            frac = (e0 - target) / (e0 - e1)
+            return float(np.exp(np.log(b0) + frac * (np.log(b1) - np.log(b0)))) / budgets[0]
+    return None
+
+
+def markdown_table(rows: Sequence[dict]) -> str:
+    """The CTC curve as a Markdown table (budget, CER/WER of both arms, relative CER gain)."""
+    lines = [
+        "| labelled utterances | CER pretrained | CER scratch | WER pretrained | WER scratch "
+        "| relative CER gain |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['budget']} | {r['pretrained_cer']:.3f} | {r['scratch_cer']:.3f} "
+            f"| {r['pretrained_wer']:.3f} | {r['scratch_wer']:.3f} | {r['relative_gain']:+.0%} |"
+        )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------- utterance level
+
+
+class PooledHead(nn.Module):
+    """An utterance classifier on every layer of an encoder: layer-normalised layers mixed with
+    learned softmax weights, averaged over the real frames, dropout and a linear layer."""
+
+    def __init__(self, num_layers: int, d_model: int, num_classes: int, dropout: float = 0.1):
+        super().__init__()
+        self.layer_logits = nn.Parameter(torch.zeros(num_layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(d_model, num_classes)
+
+    def forward(self, layers: Sequence[torch.Tensor], lengths: torch.Tensor) -> torch.Tensor:
+        stacked = torch.stack([self.norm(layer) for layer in layers])
+        x = (self.layer_logits.softmax(0)[:, None, None, None] * stacked).sum(0)
+        pooled = masked_mean(x, lengths_to_mask(lengths, x.shape[1]))
+        return self.out(self.dropout(pooled))
+
+
+def _forward(encoder, head, x, lengths, frozen: bool) -> torch.Tensor:
+    if frozen:
+        encoder.eval()
+        with torch.no_grad():
+            out = encoder(x, lengths)
+    else:
+        out = encoder(x, lengths)
+    return head(out.layers, out.lengths)
+
+
+@torch.no_grad()
+def _accuracy(encoder, head, mels, labels) -> float:
+    encoder.eval()
+    head.eval()
+    preds = [
+        _forward(encoder, head, *pad_sequences(mels[s : s + 64]), True).argmax(-1)
+        for s in range(0, len(mels), 64)
+    ]
+    preds = torch.cat(preds)
+    head.train()
+    return float((preds == torch.as_tensor(labels)).float().mean())
+
+
+def _shots_job(job: dict) -> dict:
+    if job["threads"]:
+        torch.set_num_threads(job["threads"])
+    recipe: ShotsRecipe = job["recipe"]
+    if job["arm"] == "pretrained":
+        encoder = SpeechEncoder(job["config"])
+        encoder.load_state_dict(job["state"])
+    else:
+        torch.manual_seed(recipe.seed + 12345)
+        encoder = SpeechEncoder(job["config"])
+    freeze_steps = _freeze_steps(job["arm"], recipe)
+    torch.manual_seed(recipe.seed + job["draw"])
+    head = PooledHead(job["config"].num_layers + 1, job["config"].d_model, job["num_classes"])
+    params = list(head.parameters()) + list(encoder.parameters())
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": head.parameters(), "lr": recipe.lr_head},
+            {"params": encoder.parameters(), "lr": job["lr"]},
+        ],
+        weight_decay=0.01,
+    )
+    schedule = FinetuneConfig(
+        steps=recipe.steps, warmup_steps=max(1, recipe.steps // 10), freeze_steps=freeze_steps
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, [lr_schedule(schedule, frozen=False), lr_schedule(schedule, frozen=True)]
+    )
+    augment = FinetuneConfig(time_width=5)  # SpecAugment masks scaled to word-length utterances
+    generator = torch.Generator().manual_seed(recipe.seed + job["draw"])
+    mels, labels = job["train_mels"], torch.as_tensor(job["train_labels"])
+    best = (-1.0, 0, None)
+    start = time.perf_counter()
+    for step in range(1, recipe.steps + 1):
+        frozen = step <= freeze_steps
+        encoder.train(not frozen)
+        idx = torch.randint(len(mels), (recipe.batch_size,), generator=generator).tolist()
+        x, lengths = pad_sequences([mels[i] for i in idx])
+        x = spec_augment(x, lengths, augment, generator)
+        loss = F.cross_entropy(_forward(encoder, head, x, lengths, frozen), labels[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 5.0)
+        optimizer.step()
+        scheduler.step()
+        if step % recipe.eval_every == 0 or step == recipe.steps:
+            acc = _accuracy(encoder, head, job["dev_mels"], job["dev_labels"])
+            if acc > best[0]:
+                best = (acc, step, (copy.deepcopy(encoder.state_dict()), copy.deepcopy(head.state_dict())))
+    encoder.load_state_dict(best[2][0])
+    head.load_state_dict(best[2][1])
+    return {
+        "arm": job["arm"],
+        "shots": job["shots"],
+        "draw": job["draw"],
+        "lr": job["lr"],
+        "dev_accuracy": best[0],
+        "best_step": best[1],
+        "accuracy": _accuracy(encoder, head, job["test_mels"], job["test_labels"]),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _draw_shots(labels: Sequence[int], shots: int, draw: int, seed: int) -> list[int]:
+    """Indices of ``shots`` random utterances of every class (draw ``draw`` of them)."""
+    rng = np.random.default_rng([seed, shots, draw])
+    labels = np.asarray(labels)
+    picked = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if len(members) < shots:
+            raise ValueError(f"class {c} has {len(members)} labelled utterances, fewer than shots={shots}")
+        picked.extend(rng.choice(members, shots, replace=False).tolist())
+    return sorted(picked)
+
+
+def shots_curve(
+    encoder: SpeechEncoder,
+    train: tuple[Sequence[torch.Tensor], Sequence[int]],
+    dev: tuple[Sequence[torch.Tensor], Sequence[int]],
+    test: tuple[Sequence[torch.Tensor], Sequence[int]],
+    recipe: ShotsRecipe | None = None,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Test accuracy of a pooled classifier trained on ``shots`` labelled utterances per class,
+    the pretrained ``encoder`` against the same architecture from scratch.
+
+    ``train``, ``dev``, ``test``: ``(log-mel tensors, integer labels)``; the labelled utterances are
+    drawn from ``train`` (``recipe.draws`` different draws per point, averaged). Returns one dict per
+    number of shots: ``shots``, ``labelled`` (utterances), ``pretrained_accuracy``,
+    ``scratch_accuracy`` (means over the draws), the per-draw lists ``*_accuracies`` and ``chance``.
+    """
+    recipe = recipe or ShotsRecipe()
+    for name, (mels, labels) in (("train", train), ("dev", dev), ("test", test)):
+        if not len(mels) or len(mels) != len(labels):
+            raise ValueError(f"{name}: need as many log-mel tensors as labels, and at least one")
+    num_classes = int(max(max(train[1]), max(dev[1]), max(test[1]))) + 1
+    workers = _default_workers() if workers is None else workers
+    state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
+    base = {
+        "config": encoder.config,
+        "state": state,
+        "recipe": recipe,
+        "num_classes": num_classes,
+        "dev_mels": list(dev[0]),
+        "dev_labels": list(dev[1]),
+        "test_mels": list(test[0]),
+        "test_labels": list(test[1]),
+        "threads": 0,
+    }
+    jobs = []
+    for shots in recipe.shots:
+        for draw in range(recipe.draws):
+            idx = _draw_shots(train[1], shots, draw, recipe.seed)
+            for arm in ("scratch", "pretrained"):
+                for lr in _grid(arm, recipe):
+                    jobs.append({
+                        **base, "arm": arm, "shots": shots, "draw": draw, "lr": lr,
+                        "train_mels": [train[0][i] for i in idx], "train_labels": [train[1][i] for i in idx],
+                    })  # fmt: skip
+    runs = _run_jobs(_shots_job, jobs, workers, progress, "label-efficiency curve (digit words)")
+    rows = []
+    counts = np.bincount(np.asarray(test[1]), minlength=num_classes)
+    for shots in recipe.shots:
+        row = {
+            "shots": shots,
+            "labelled": shots * len(set(train[1])),
+            "chance": float(counts.max() / counts.sum()),
+        }
+        for arm in ("pretrained", "scratch"):
+            accs = []
+            for draw in range(recipe.draws):
+                candidates = [r for r in runs if (r["arm"], r["shots"], r["draw"]) == (arm, shots, draw)]
+                accs.append(max(candidates, key=lambda r: r["dev_accuracy"])["accuracy"])
+            row[f"{arm}_accuracies"] = accs
+            row[f"{arm}_accuracy"] = float(np.mean(accs))
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------------- cached, embedded corpus
+
+# The embedded-corpus data behind the cached curves (changing them changes the cache key).
+_CTC_DATA = {"corpus_seed": 0, "n_dev": 60, "n_test": 120}
+_SHOTS_DATA = {"corpus_seed": 0, "n_train": 600, "n_dev": 200, "n_test": 300}
+
+
+def _cached(kind: str, settings: dict, compute, progress: bool) -> dict:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    path = cache_dir("results") / f"label-efficiency-{kind}-v{VERSION}-{digest}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    start = time.perf_counter()
+    result = {"rows": compute(), "settings": settings}
+    result["seconds"] = time.perf_counter() - start
+    atomic_write_text(path, json.dumps(result, indent=1, default=str))
+    return result
+
+
+def load_ctc_curve(
+    recipe: CTCCurveRecipe | None = None, encoder: str = "hubert", *, progress: bool = True
+) -> dict:
+    """The CTC curve (:func:`ctc_curve`) of the course's pretrained ``encoder`` on the embedded
+    corpus: the first ``budget`` utterances of its training split, 60 dev and 120 test utterances
+    (unseen speakers). Computed on first use and cached; returns ``{"rows", "settings", "seconds"}``."""
+    from speechlm import corpus, pretrained
+
+    recipe = recipe or CTCCurveRecipe()
+    settings = {"recipe": asdict(recipe), "encoder": pretrained.cache_path(encoder).stem, **_CTC_DATA}
+
+    def compute():
+        vocab = CharVocab(ALPHABET)
+        seed = _CTC_DATA["corpus_seed"]
+
+        def items(split, size):
+            return prepare(
+                corpus.load("embedded", split=split, size=size, seed=seed, progress=progress), vocab
+            )
+
+        enc = pretrained.load(encoder, progress=progress)
+        return ctc_curve(
+            enc, items("train", max(recipe.budgets)), items("dev", _CTC_DATA["n_dev"]),
+            items("test", _CTC_DATA["n_test"]), recipe, progress=progress,
+        )  # fmt: skip
+
+    return _cached("ctc", settings, compute, progress)
+
+
+def digit_words(
+    split: str, size: int, seed: int = 0, progress: bool = False
+) -> tuple[list[torch.Tensor], list[int]]:
+    """The isolated digit words among ``size`` digits-task utterances of the embedded corpus's
+    ``split``: ``(log-mel tensors, digits 0-9)``."""
+    from speechlm import corpus
+
+    utts = corpus.load("embedded", split=split, size=size, seed=seed, tasks="digits", progress=progress)
+    utts = [u for u in utts if "digit" in u.labels]
+    return [log_mel_features(u.audio, u.sample_rate) for u in utts], [int(u.labels["digit"]) for u in utts]
+
+
+def load_shots_curve(
+    recipe: ShotsRecipe | None = None, encoder: str = "hubert", *, progress: bool = True
+) -> dict:
+    """The digit-word curve (:func:`shots_curve`) of the course's pretrained ``encoder`` on the
+    embedded corpus (labelled utterances drawn from the training split; dev and test speakers
+    unseen). Computed on first use and cached; returns ``{"rows", "settings", "seconds"}``."""
+    from speechlm import pretrained
+
+    recipe = recipe or ShotsRecipe()
+    settings = {"recipe": asdict(recipe), "encoder": pretrained.cache_path(encoder).stem, **_SHOTS_DATA}
+
+    def compute():
+        seed = _SHOTS_DATA["corpus_seed"]
+        data = [digit_words(s, _SHOTS_DATA[f"n_{s}"], seed, progress) for s in ("train", "dev", "test")]
+        return shots_curve(pretrained.load(encoder, progress=progress), *data, recipe, progress=progress)
+
+    return _cached("shots", settings, compute, progress)

@@ -1,0 +1,228 @@
+import json
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from speechlm import finetune, label_efficiency, ssl
+from speechlm.ctc import CharVocab
+from speechlm.ssl.features import log_mel_features
+
+SMALL = ssl.EncoderConfig(
+    d_model=32, num_layers=1, num_heads=2, d_ff=64, pos_conv_kernel=7, pos_conv_groups=4
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _tone(freq: float, n: int, rng) -> np.ndarray:
+    t = np.arange(n) / 16_000
+    return (0.3 * np.sin(2 * np.pi * freq * t) + 0.003 * rng.standard_normal(n)).astype(np.float32)
+
+
+def _ctc_items(n: int = 20):
+    """Utterances of two "words": a low tone says "a", a high tone "b"."""
+    rng = np.random.default_rng(0)
+    utts = []
+    for _ in range(n):
+        text = "".join(rng.choice(["a", "b"], size=int(rng.integers(2, 4))))
+        gap = np.zeros(1600, np.float32)
+        audio = np.concatenate(
+            [gap] + [np.concatenate([_tone(300 if c == "a" else 2500, 3200, rng), gap]) for c in text]
+        )
+        utts.append(SimpleNamespace(audio=audio, sample_rate=16_000, text=text, id=""))
+    return finetune.prepare(utts, CharVocab(finetune.ALPHABET))
+
+
+def test_label_ratio_interpolates_the_scratch_curve_in_log_budget():
+    # scratch reaches 0.4 halfway (in log budget) between 10 and 100 labels: 10**1.5 = 31.6 labels
+    assert label_efficiency.label_ratio([10, 100], [0.4, 0.3], [0.5, 0.3]) == pytest.approx(10**0.5)
+    assert label_efficiency.label_ratio([10, 20, 40], [0.4, 0.3, 0.2], [0.6, 0.4, 0.3]) == pytest.approx(2.0)
+    assert label_efficiency.label_ratio([10, 100], [0.5, 0.3], [0.45, 0.3]) == 1.0  # scratch already better
+    assert label_efficiency.label_ratio([10, 100], [0.2, 0.1], [0.5, 0.3]) is None  # never that low
+    with pytest.raises(ValueError, match="same length"):
+        label_efficiency.label_ratio([10, 100], [0.2], [0.5, 0.3])
+
+
+def test_markdown_table():
+    row = {
+        "budget": 25,
+        "pretrained_cer": 0.45,
+        "scratch_cer": 0.6,
+        "pretrained_wer": 0.9,
+        "scratch_wer": 1.0,
+    }
+    table = label_efficiency.markdown_table([{**row, "relative_gain": 0.25}])
+    assert table.splitlines()[2] == "| 25 | 0.450 | 0.600 | 0.900 | 1.000 | +25% |"
+
+
+def test_ctc_curve_compares_the_two_arms_fairly_and_in_parallel():
+    items = _ctc_items()
+    torch.manual_seed(0)
+    encoder = ssl.SpeechEncoder(SMALL)
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    recipe = label_efficiency.CTCCurveRecipe(budgets=(4, 8), steps=6, encoder_lrs=(1e-3, 3e-3), hidden=8,
+                                              freeze_fraction=0.5, eval_every=3)  # fmt: skip
+    rows = label_efficiency.ctc_curve(
+        encoder, items[:8], items[8:12], items[12:], recipe, workers=1, progress=False
+    )
+    assert [r["budget"] for r in rows] == [4, 8]
+    for r in rows:
+        assert r["pretrained_lr"] in (1e-3, 3e-3) and r["scratch_lr"] in (1e-3, 3e-3)
+        assert r["relative_gain"] == pytest.approx(1 - r["pretrained_cer"] / r["scratch_cer"])
+        assert 0.0 <= r["pretrained_cer"] and 0.0 <= r["scratch_wer"]
+        assert r["pretrained_best_step"] in (3, 6)
+    assert all(torch.equal(v, encoder.state_dict()[k]) for k, v in before.items())
+    # two worker processes give exactly the same numbers as one
+    parallel = label_efficiency.ctc_curve(
+        encoder, items[:8], items[8:12], items[12:], recipe, workers=2, progress=False
+    )
+    strip = [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in rows]
+    assert [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in parallel] == strip
+
+
+def test_a_frozen_pretrained_arm_runs_once_and_bad_budgets_are_refused():
+    items = _ctc_items(12)
+    encoder = ssl.SpeechEncoder(SMALL)
+    recipe = label_efficiency.CTCCurveRecipe(budgets=(4,), steps=3, encoder_lrs=(1e-3, 3e-3), eval_every=3)
+    assert label_efficiency._grid("scratch", recipe) == (1e-3, 3e-3)
+    assert label_efficiency._grid("pretrained", recipe) == (1e-3, 3e-3)  # frozen 1 step of 3, then trains
+    assert (
+        label_efficiency._freeze_steps("pretrained", recipe),
+        label_efficiency._freeze_steps("scratch", recipe),
+    ) == (1, 0)
+    frozen = replace(recipe, freeze_fraction=1.0)
+    assert label_efficiency._grid("pretrained", frozen) == (1e-3,)  # frozen throughout: lr irrelevant
+    with pytest.raises(ValueError, match="increasing positive"):
+        label_efficiency.ctc_curve(
+            encoder, items, items, items, label_efficiency.CTCCurveRecipe(budgets=(8, 4))
+        )
+    with pytest.raises(ValueError, match="exceeds the 12 labelled"):
+        label_efficiency.ctc_curve(
+            encoder, items, items, items, label_efficiency.CTCCurveRecipe(budgets=(4, 20))
+        )
+    with pytest.raises(ValueError, match="dev and test"):
+        label_efficiency.ctc_curve(encoder, items, [], items, recipe)
+
+
+def test_shots_curve_draws_k_per_class_and_learns_tones():
+    rng = np.random.default_rng(1)
+    freqs = [300, 1200, 3000]
+
+    def data(per_class):
+        mels, labels = [], []
+        for c, f in enumerate(freqs):
+            for _ in range(per_class):
+                mels.append(log_mel_features(_tone(f * rng.uniform(0.95, 1.05), 4000, rng)))
+                labels.append(c)
+        return mels, labels
+
+    train, dev, test = data(4), data(3), data(4)
+    picked = label_efficiency._draw_shots(train[1], 2, draw=0, seed=0)
+    assert len(picked) == 6 and sorted(np.bincount([train[1][i] for i in picked])) == [2, 2, 2]
+    assert picked != label_efficiency._draw_shots(train[1], 2, draw=1, seed=0)
+    with pytest.raises(ValueError, match="fewer than shots=5"):
+        label_efficiency._draw_shots(train[1], 5, draw=0, seed=0)
+    torch.manual_seed(0)
+    encoder = ssl.SpeechEncoder(SMALL)
+    recipe = label_efficiency.ShotsRecipe(shots=(1, 3), draws=2, steps=40, lr_head=5e-3, encoder_lrs=(3e-3,),
+                                          freeze_fraction=0.5, eval_every=10)  # fmt: skip
+    rows = label_efficiency.shots_curve(encoder, train, dev, test, recipe, workers=1, progress=False)
+    assert [(r["shots"], r["labelled"]) for r in rows] == [(1, 3), (3, 9)]
+    assert rows[0]["chance"] == pytest.approx(1 / 3)
+    assert len(rows[1]["scratch_accuracies"]) == 2
+    assert rows[1]["scratch_accuracy"] == pytest.approx(np.mean(rows[1]["scratch_accuracies"]))
+    assert rows[1]["scratch_accuracy"] > 0.9 and rows[1]["pretrained_accuracy"] > 0.9  # tones are easy
+    with pytest.raises(ValueError, match="as many log-mel tensors as labels"):
+        label_efficiency.shots_curve(encoder, (train[0], train[1][:-1]), dev, test, recipe)
+
+
+def test_cached_curves_are_computed_once_and_never_half_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return [{"budget": 25}]
+
+    first = label_efficiency._cached("ctc", {"a": 1}, compute, progress=False)
+    second = label_efficiency._cached("ctc", {"a": 1}, compute, progress=False)
+    assert first["rows"] == second["rows"] == [{"budget": 25}] and len(calls) == 1
+    files = list((tmp_path / "results").iterdir())
+    assert len(files) == 1 and json.loads(files[0].read_text())["settings"] == {"a": 1}
+    label_efficiency._cached("ctc", {"a": 2}, compute, progress=False)  # other settings: another file
+    assert len(calls) == 2
+
+    def fails():
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        label_efficiency._cached("ctc", {"a": 3}, fails, progress=False)
+    assert len(list((tmp_path / "results").iterdir())) == 2  # nothing half-written
+
+
+def test_benchmark_runs_the_whole_pipeline_on_a_folder_corpus(tmp_path, capsys, monkeypatch):
+    """benchmarks/label_efficiency.py --corpus folder: pretraining, then both arms at each budget."""
+    import importlib.util
+    from pathlib import Path
+
+    import soundfile as sf
+
+    monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 10), ("dev", 3), ("test", 3)):
+        for i in range(n):
+            text = "".join(rng.choice(["a", "b"], size=3))
+            gap = np.zeros(800, np.float32)
+            audio = np.concatenate(
+                [gap] + [np.concatenate([_tone(300 if c == "a" else 2500, 3200, rng), gap]) for c in text]
+            )
+            folder = tmp_path / "corpus" / split / f"speaker{i % 2}"
+            folder.mkdir(parents=True, exist_ok=True)
+            sf.write(folder / f"utt{i}.wav", audio, 16_000)
+            (folder / f"utt{i}.txt").write_text(text)
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "label_efficiency.py"
+    spec = importlib.util.spec_from_file_location("label_efficiency_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    root = str(tmp_path / "corpus")
+    quick = "--budgets 4 8 --steps 2 --pretrain-steps 2 --iteration2-steps 0 --encoder-lrs 1e-3 --workers 1"
+    module.main(["--corpus", "folder", "--root", root, *quick.split()])
+    out = capsys.readouterr().out
+    assert "folder: 10 unlabeled utterances" in out and "3 test utterances" in out
+    table = [line for line in out.splitlines() if line.startswith("| 4 |") or line.startswith("| 8 |")]
+    assert len(table) == 2 and "label ratio at equal CER" in out
+    with pytest.raises(SystemExit, match="train/ and test/"):
+        module.main(["--corpus", "folder", "--root", str(tmp_path / "corpus" / "train")])
+    # FSDD's layout: {digit}_{speaker}_{take}.wav at 8 kHz, takes 0-4 are its test split
+    recordings = tmp_path / "fsdd" / "recordings"
+    recordings.mkdir(parents=True)
+    for digit in range(3):
+        for speaker in ("ann", "bob"):
+            for take in range(8):
+                sf.write(
+                    recordings / f"{digit}_{speaker}_{take}.wav", _tone(300 + 900 * digit, 4000, rng), 8000
+                )
+    module.main(
+        [
+            "--corpus",
+            "fsdd",
+            "--root",
+            str(tmp_path / "fsdd"),
+            "--dev-size",
+            "4",
+            "--test-size",
+            "6",
+            *quick.split(),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "fsdd: 14 unlabeled utterances" in out and "6 test utterances" in out
