@@ -37,6 +37,7 @@ __all__ = [
     "ASRItem",
     "CTCModel",
     "FinetuneConfig",
+    "LayerMix",
     "LayerMixCTCHead",
     "evaluate_asr",
     "finetune_ctc",
@@ -78,32 +79,51 @@ def prepare(utterances: Sequence, vocab: CharVocab) -> list[ASRItem]:
     return items
 
 
+class LayerMix(nn.Module):
+    """A learned mix of an encoder's layers, as in SUPERB: each layer is layer-normalised and the
+    layers are summed with softmax weights (initially uniform). ``num_layers`` tensors ``(batch,
+    frames, d_model)`` in, one ``(batch, frames, d_model)`` out."""
+
+    def __init__(self, num_layers: int, d_model: int):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"need num_layers >= 1, got {num_layers}")
+        self.layer_logits = nn.Parameter(torch.zeros(num_layers))
+        self.norm = nn.LayerNorm(d_model)
+
+    def weights(self) -> torch.Tensor:
+        """The weight of each layer in the mix, ``(num_layers,)``, summing to 1."""
+        return self.layer_logits.softmax(0)
+
+    def forward(self, layers: Sequence[torch.Tensor]) -> torch.Tensor:
+        if len(layers) != len(self.layer_logits):
+            raise ValueError(f"expected {len(self.layer_logits)} layers, got {len(layers)}")
+        stacked = torch.stack([self.norm(layer) for layer in layers])  # (layers, batch, frames, d)
+        return (self.weights()[:, None, None, None] * stacked).sum(0)
+
+
 class LayerMixCTCHead(nn.Module):
-    """A CTC head on every layer of an encoder: each layer is layer-normalised, the layers are mixed
-    with learned softmax weights (initially uniform), then dropout, a bidirectional GRU of ``hidden``
-    units per direction and a linear layer give ``(batch, frames, n_classes)`` log-probabilities."""
+    """A CTC head on every layer of an encoder: a :class:`LayerMix`, then dropout, a bidirectional
+    GRU of ``hidden`` units per direction and a linear layer give ``(batch, frames, n_classes)``
+    log-probabilities."""
 
     def __init__(
         self, num_layers: int, d_model: int, n_classes: int, hidden: int = 128, dropout: float = 0.1
     ):
         super().__init__()
-        if num_layers < 1 or hidden < 1:
-            raise ValueError(f"need num_layers >= 1 and hidden >= 1, got {num_layers} and {hidden}")
-        self.layer_logits = nn.Parameter(torch.zeros(num_layers))
-        self.norm = nn.LayerNorm(d_model)
+        if hidden < 1:
+            raise ValueError(f"need hidden >= 1, got {hidden}")
+        self.mix = LayerMix(num_layers, d_model)
         self.dropout = nn.Dropout(dropout)
         self.gru = nn.GRU(d_model, hidden, batch_first=True, bidirectional=True)
         self.proj = nn.Linear(2 * hidden, n_classes)
 
     def layer_weights(self) -> torch.Tensor:
         """The weight of each layer in the mix, ``(num_layers,)``, summing to 1."""
-        return self.layer_logits.softmax(0)
+        return self.mix.weights()
 
     def forward(self, layers: Sequence[torch.Tensor], lengths: torch.Tensor) -> torch.Tensor:
-        if len(layers) != len(self.layer_logits):
-            raise ValueError(f"expected {len(self.layer_logits)} layers, got {len(layers)}")
-        stacked = torch.stack([self.norm(layer) for layer in layers])  # (layers, batch, frames, d)
-        x = self.dropout((self.layer_weights()[:, None, None, None] * stacked).sum(0))
+        x = self.dropout(self.mix(layers))
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         y, _ = self.gru(packed)
         y, _ = nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])

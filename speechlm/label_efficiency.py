@@ -46,6 +46,7 @@ from speechlm.finetune import (
     ALPHABET,
     ASRItem,
     FinetuneConfig,
+    LayerMix,
     evaluate_asr,
     finetune_ctc,
     lr_schedule,
@@ -114,17 +115,23 @@ def _check_budgets(budgets: Sequence[int], available: int) -> None:
         )
 
 
-def _ctc_job(job: dict) -> dict:
-    """One fine-tuning run (picklable, so that it can run in a worker process)."""
+def _arm_encoder(job: dict) -> SpeechEncoder:
+    """The job's encoder: the pretrained weights, or the same architecture freshly initialised (the
+    same draw for every job of a recipe). Also sets the worker's torch threads."""
     if job["threads"]:
         torch.set_num_threads(job["threads"])
-    recipe: CTCCurveRecipe = job["recipe"]
+    if job["arm"] != "pretrained":
+        torch.manual_seed(job["recipe"].seed + 12345)
     encoder = SpeechEncoder(job["config"])
     if job["arm"] == "pretrained":
         encoder.load_state_dict(job["state"])
-    else:  # the same architecture, freshly initialised (the same draw for every budget)
-        torch.manual_seed(recipe.seed + 12345)
-        encoder = SpeechEncoder(job["config"])
+    return encoder
+
+
+def _ctc_job(job: dict) -> dict:
+    """One fine-tuning run (picklable, so that it can run in a worker process)."""
+    recipe: CTCCurveRecipe = job["recipe"]
+    encoder = _arm_encoder(job)
     config = FinetuneConfig(
         steps=recipe.steps,
         batch_size=recipe.batch_size,
@@ -271,19 +278,17 @@ def markdown_table(rows: Sequence[dict]) -> str:
 
 
 class PooledHead(nn.Module):
-    """An utterance classifier on every layer of an encoder: layer-normalised layers mixed with
-    learned softmax weights, averaged over the real frames, dropout and a linear layer."""
+    """An utterance classifier on every layer of an encoder: a :class:`~speechlm.finetune.LayerMix`,
+    averaged over the real frames, dropout and a linear layer."""
 
     def __init__(self, num_layers: int, d_model: int, num_classes: int, dropout: float = 0.1):
         super().__init__()
-        self.layer_logits = nn.Parameter(torch.zeros(num_layers))
-        self.norm = nn.LayerNorm(d_model)
+        self.mix = LayerMix(num_layers, d_model)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(d_model, num_classes)
 
     def forward(self, layers: Sequence[torch.Tensor], lengths: torch.Tensor) -> torch.Tensor:
-        stacked = torch.stack([self.norm(layer) for layer in layers])
-        x = (self.layer_logits.softmax(0)[:, None, None, None] * stacked).sum(0)
+        x = self.mix(layers)
         pooled = masked_mean(x, lengths_to_mask(lengths, x.shape[1]))
         return self.out(self.dropout(pooled))
 
@@ -312,15 +317,9 @@ def _accuracy(encoder, head, mels, labels) -> float:
 
 
 def _shots_job(job: dict) -> dict:
-    if job["threads"]:
-        torch.set_num_threads(job["threads"])
+    """One digit-word run (picklable, so that it can run in a worker process)."""
     recipe: ShotsRecipe = job["recipe"]
-    if job["arm"] == "pretrained":
-        encoder = SpeechEncoder(job["config"])
-        encoder.load_state_dict(job["state"])
-    else:
-        torch.manual_seed(recipe.seed + 12345)
-        encoder = SpeechEncoder(job["config"])
+    encoder = _arm_encoder(job)
     freeze_steps = _freeze_steps(job["arm"], recipe)
     torch.manual_seed(recipe.seed + job["draw"])
     head = PooledHead(job["config"].num_layers + 1, job["config"].d_model, job["num_classes"])
