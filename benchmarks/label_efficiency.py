@@ -10,6 +10,7 @@ and the label ratio at equal CER::
     python benchmarks/label_efficiency.py                         # embedded corpus, defaults
     python benchmarks/label_efficiency.py --corpus fsdd --root ~/data/free-spoken-digit-dataset
     python benchmarks/label_efficiency.py --corpus folder --root my_recordings --budgets 20 50
+    python benchmarks/label_efficiency.py --corpus folder --root ~/data/fillets-nl  # fillets_corpus.py
     python benchmarks/label_efficiency.py --encoder-lrs 5e-4 2e-3   # a grid: twice the runs
 
 With the defaults (notebook 12's settings: 25, 50 and 100 labels, 600 steps, encoder learning rate

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,8 +53,11 @@ ALPHABET = "abcdefghijklmnopqrstuvwxyz' "
 
 
 def normalize_text(text: str) -> str:
-    """Lower case, characters outside :data:`ALPHABET` become spaces, runs of spaces collapse."""
-    return " ".join(re.sub(r"[^a-z' ]+", " ", text.lower()).split())
+    """Lower case, accents dropped (``"café"`` becomes ``"cafe"``, for transcripts of real corpora),
+    other characters outside :data:`ALPHABET` become spaces, runs of spaces collapse."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^a-z' ]+", " ", letters).split())
 
 
 @dataclass

@@ -38,6 +38,8 @@ def _tone_utterances():
 def test_normalize_text():
     assert finetune.normalize_text("  Turn ON the lights, 2 times! ") == "turn on the lights times"
     assert finetune.normalize_text("don't") == "don't"
+    assert finetune.normalize_text("Één café, Zoë; naïef") == "een cafe zoe naief"
+    assert finetune.normalize_text("Ça\u0301 ß") == "ca"  # combining accent dropped; ß is not a-z
 
 
 def test_prepare_and_spec_augment():

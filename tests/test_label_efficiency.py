@@ -226,3 +226,48 @@ def test_benchmark_runs_the_whole_pipeline_on_a_folder_corpus(tmp_path, capsys, 
     )
     out = capsys.readouterr().out
     assert "fsdd: 14 unlabeled utterances" in out and "6 test utterances" in out
+
+
+def test_fillets_corpus_writes_a_level_split_folder_corpus(tmp_path):
+    """benchmarks/fillets_corpus.py: the game's recorded lines with their transcripts, split by level."""
+    import importlib.util
+    from pathlib import Path
+
+    import soundfile as sf
+
+    from speechlm import corpus
+
+    data = tmp_path / "fillets-ng"
+    rng = np.random.default_rng(0)
+    for level in range(10):
+        script = data / "script" / f"level{level}"
+        script.mkdir(parents=True)
+        lua = []
+        for i, (font, line) in enumerate([("font_small", 'Zoë zegt \\"hoi\\".'), ("font_big", "Wat?")]):
+            line_id = f"l{level}-{'m' if font == 'font_small' else 'v'}-{i}"
+            lua.append(f'dialogId("{line_id}", "{font}", "English {i}.")\ndialogStr("{line}")\n')
+            sounds = data / "sound" / f"level{level}" / "nl"
+            sounds.mkdir(parents=True, exist_ok=True)
+            seconds = 0.2 if (level, i) == (0, 1) else 1.0  # one line too short to keep
+            sf.write(sounds / f"{line_id}.ogg", _tone(400, int(22050 * seconds), rng), 22050, format="OGG")
+        lua.append('dialogId("l-x-0", "font_small", "Not recorded.")\ndialogStr("Niet opgenomen.")\n')
+        (script / "dialogs_nl.lua").write_text("\n".join(lua), encoding="utf-8")
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fillets_corpus.py"
+    spec = importlib.util.spec_from_file_location("fillets_corpus", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "fillets-nl"
+    module.main([str(data), str(out), "--test", "0.2", "--dev", "0.1"])
+    splits = {s: corpus.load("folder", root=out, split=s, progress=False) for s in ("train", "dev", "test")}
+    assert {s: len(u) for s, u in splits.items()} == {"train": 13, "dev": 2, "test": 4}
+    levels = {s: {u.id.split("/")[-1].split("-")[0] for u in utts} for s, utts in splits.items()}
+    assert not levels["train"] & levels["test"] and not levels["train"] & levels["dev"]
+    test = splits["test"]
+    assert {u.speaker for u in test} == {"small-fish", "big-fish"} and test[0].sample_rate == 16_000
+    assert sorted({u.text for u in test}) == ["Wat?", 'Zoë zegt "hoi".']
+    assert finetune.normalize_text('Zoë zegt "hoi".') == "zoe zegt hoi"
+    assert not (tmp_path / "fillets-nl.partial").exists()
+    with pytest.raises(SystemExit, match="exists"):
+        module.main([str(data), str(out)])
+    with pytest.raises(FileNotFoundError, match=r"dialogs_cs\.lua"):
+        module.main([str(data), str(tmp_path / "other"), "--language", "cs"])
