@@ -87,6 +87,16 @@ def test_ctc_curve_compares_the_two_arms_fairly_and_in_parallel():
     )
     strip = [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in rows]
     assert [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in parallel] == strip
+    # the scratch arm of earlier rows is reused: only the pretrained runs train again
+    reused = label_efficiency.ctc_curve(
+        encoder, items[:8], items[8:12], items[12:], recipe, scratch=parallel, workers=1, progress=False
+    )
+    assert [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in reused] == strip
+    assert [r["scratch_seconds"] for r in reused] == [r["scratch_seconds"] for r in parallel]
+    with pytest.raises(ValueError, match="budgets"):
+        label_efficiency.ctc_curve(
+            encoder, items[:8], items[8:12], items[12:], recipe, scratch=parallel[:1], progress=False
+        )
 
 
 def test_a_frozen_pretrained_arm_runs_once_and_bad_budgets_are_refused():
@@ -271,3 +281,26 @@ def test_fillets_corpus_writes_a_level_split_folder_corpus(tmp_path):
         module.main([str(data), str(out)])
     with pytest.raises(FileNotFoundError, match=r"dialogs_cs\.lua"):
         module.main([str(data), str(tmp_path / "other"), "--language", "cs"])
+
+
+def test_pretraining_variants_change_only_what_is_asked():
+    import importlib.util
+    from pathlib import Path
+
+    from speechlm import pretrained
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pretraining_variants.py"
+    spec = importlib.util.spec_from_file_location("pretraining_variants", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    course = pretrained.RECIPES["hubert"]
+    args = SimpleNamespace(
+        name="v", utterances=3000, steps=None, iteration2_steps=None, clusters=None, dropout=0.0
+    )
+    recipe = module.variant(args)
+    assert recipe.name == "v" and recipe.key() != course.key()
+    assert recipe.hubert == replace(
+        course.hubert, n_utterances=3000, encoder=replace(course.hubert.encoder, dropout=0.0)
+    )
+    with pytest.raises(SystemExit, match="must differ"):
+        module.variant(SimpleNamespace(**{**vars(args), "name": "hubert"}))

@@ -1,0 +1,92 @@
+"""Does a change to pretraining raise the label-efficiency gain? A variant of the course's encoder
+against the course's, on notebook 12's CTC curve.
+
+Pretrains the course's HuBERT recipe with the changes given (more unlabeled utterances, more steps,
+more clusters, no dropout), caches it under ``--name`` like any recipe of ``speechlm.pretrained``,
+then fine-tunes it exactly as notebook 12 fine-tunes the course's encoder (the same data, head,
+steps, learning rate, freezing; dropout as in the course's encoder). The scratch arm does not depend
+on pretraining, so it is read from notebook 12's cached curve (computed first if missing) and only
+the variant's runs train::
+
+    python benchmarks/pretraining_variants.py --name NAME CHANGES
+
+with, for the rows of the table in benchmarks/README.md ("Which changes moved it")::
+
+    --name hubert-2x --steps 1000 --iteration2-steps 500
+    --name hubert-3k --utterances 3000 --steps 1000 --iteration2-steps 500
+    --name hubert-nodrop --dropout 0 --steps 750 --iteration2-steps 375
+    --name hubert-k500 --clusters 500
+
+Each takes the variant's pretraining (up to 10 minutes on the 2-core machine, once: it is cached)
+plus about 5 minutes of fine-tuning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import torch
+
+from speechlm import label_efficiency, pretrained
+from speechlm.ssl import SpeechEncoder
+
+
+def variant(args) -> pretrained.PretrainedRecipe:
+    """The course's recipe with the changes asked for, under a new name (so a new cache entry)."""
+    course = pretrained.RECIPES["hubert"]
+    if args.name == course.name:
+        raise SystemExit(f"--name must differ from the course's {course.name!r}: its cache is the baseline")
+    h = course.hubert
+    changes = {
+        "n_utterances": args.utterances,
+        "steps": args.steps,
+        "iteration2_steps": args.iteration2_steps,
+        "n_clusters": args.clusters,
+    }
+    hubert = replace(h, **{k: v for k, v in changes.items() if v is not None})
+    if args.dropout is not None:
+        hubert = replace(hubert, encoder=replace(h.encoder, dropout=args.dropout))
+    return replace(course, name=args.name, hubert=hubert)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--name", required=True, help="cache name of the variant (not 'hubert')")
+    p.add_argument("--utterances", type=int, help="unlabeled utterances (course: 1,000)")
+    p.add_argument("--steps", type=int, help="iteration-1 steps (course: 500)")
+    p.add_argument("--iteration2-steps", type=int, help="iteration-2 steps (course: 250)")
+    p.add_argument("--clusters", type=int, help="k-means units of both iterations (course: 100)")
+    p.add_argument("--dropout", type=float, help="encoder dropout while pretraining (course: 0.1)")
+    p.add_argument("--workers", type=int, default=None)
+    args = p.parse_args(argv)
+    start = time.perf_counter()
+    recipe = variant(args)
+    course = pretrained.RECIPES["hubert"]
+    weights = pretrained.load(recipe).state_dict()
+    info = pretrained.load_info(recipe)
+    print(f"{args.name} ({info['time_s']:.0f} s): " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
+    baseline = label_efficiency.load_ctc_curve()  # notebook 12's curve: the course's encoder and scratch
+    encoder = SpeechEncoder(course.hubert.encoder)  # fine-tuned with the course's dropout
+    encoder.load_state_dict(weights)
+    ctc = label_efficiency.CTCCurveRecipe()
+    rows = label_efficiency.ctc_curve(
+        encoder,
+        *label_efficiency.course_ctc_items(max(ctc.budgets)),
+        ctc,
+        scratch=baseline["rows"],
+        workers=args.workers,
+    )
+    print(f"\n| labeled utterances | CER {args.name} | CER course encoder | CER scratch | gain {args.name} "
+          "| gain course encoder |\n|---:|---:|---:|---:|---:|---:|")  # fmt: skip
+    for r, b in zip(rows, baseline["rows"], strict=True):
+        print(
+            f"| {r['budget']} | {r['pretrained_cer']:.3f} | {b['pretrained_cer']:.3f} "
+            f"| {r['scratch_cer']:.3f} | {r['relative_gain']:+.0%} | {b['relative_gain']:+.0%} |"
+        )
+    print(f"\ntotal time {time.perf_counter() - start:.0f} s, torch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()
