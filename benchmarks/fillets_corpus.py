@@ -80,8 +80,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.out.exists():
         raise SystemExit(f"{args.out} exists; give a new folder")
-    lines = read_lines(args.data, args.language)
-    lines = [x for x in lines if sf.info(x["path"]).duration >= args.min_seconds]
+    lines = [{**x, "seconds": sf.info(x["path"]).duration} for x in read_lines(args.data, args.language)]
+    lines = [x for x in lines if x["seconds"] >= args.min_seconds]
     split = split_levels(sorted({x["level"] for x in lines}), args.test, args.dev, args.seed)
     partial = args.out.with_name(args.out.name + ".partial")  # renamed when complete
     shutil.rmtree(partial, ignore_errors=True)
@@ -91,7 +91,7 @@ def main(argv=None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(x["path"], folder / f"{x['level']}-{x['id']}.ogg")
         (folder / f"{x['level']}-{x['id']}.txt").write_text(x["text"] + "\n", encoding="utf-8")
-        counts.setdefault(split[x["level"]], []).append(sf.info(x["path"]).duration)
+        counts.setdefault(split[x["level"]], []).append(x["seconds"])
     partial.rename(args.out)
     print("| split | levels | lines | minutes |\n|---|---:|---:|---:|")
     for name in ("train", "dev", "test"):

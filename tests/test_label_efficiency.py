@@ -1,5 +1,7 @@
+import importlib.util
 import json
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -26,6 +28,15 @@ def _one_thread():
 def _tone(freq: float, n: int, rng) -> np.ndarray:
     t = np.arange(n) / 16_000
     return (0.3 * np.sin(2 * np.pi * freq * t) + 0.003 * rng.standard_normal(n)).astype(np.float32)
+
+
+def _benchmark(name: str):
+    """The script ``benchmarks/{name}.py`` imported as a module (benchmarks/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _ctc_items(n: int = 20):
@@ -181,9 +192,6 @@ def test_cached_curves_are_computed_once_and_never_half_written(tmp_path, monkey
 
 def test_benchmark_runs_the_whole_pipeline_on_a_folder_corpus(tmp_path, capsys, monkeypatch):
     """benchmarks/label_efficiency.py --corpus folder: pretraining, then both arms at each budget."""
-    import importlib.util
-    from pathlib import Path
-
     import soundfile as sf
 
     monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path / "cache"))
@@ -199,10 +207,7 @@ def test_benchmark_runs_the_whole_pipeline_on_a_folder_corpus(tmp_path, capsys, 
             folder.mkdir(parents=True, exist_ok=True)
             sf.write(folder / f"utt{i}.wav", audio, 16_000)
             (folder / f"utt{i}.txt").write_text(text)
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "label_efficiency.py"
-    spec = importlib.util.spec_from_file_location("label_efficiency_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _benchmark("label_efficiency")
     root = str(tmp_path / "corpus")
     quick = "--budgets 4 8 --steps 2 --pretrain-steps 2 --iteration2-steps 0 --encoder-lrs 1e-3 --workers 1"
     module.main(["--corpus", "folder", "--root", root, *quick.split()])
@@ -240,9 +245,6 @@ def test_benchmark_runs_the_whole_pipeline_on_a_folder_corpus(tmp_path, capsys, 
 
 def test_fillets_corpus_writes_a_level_split_folder_corpus(tmp_path):
     """benchmarks/fillets_corpus.py: the game's recorded lines with their transcripts, split by level."""
-    import importlib.util
-    from pathlib import Path
-
     import soundfile as sf
 
     from speechlm import corpus
@@ -262,10 +264,7 @@ def test_fillets_corpus_writes_a_level_split_folder_corpus(tmp_path):
             sf.write(sounds / f"{line_id}.ogg", _tone(400, int(22050 * seconds), rng), 22050, format="OGG")
         lua.append('dialogId("l-x-0", "font_small", "Not recorded.")\ndialogStr("Niet opgenomen.")\n')
         (script / "dialogs_nl.lua").write_text("\n".join(lua), encoding="utf-8")
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "fillets_corpus.py"
-    spec = importlib.util.spec_from_file_location("fillets_corpus", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _benchmark("fillets_corpus")
     out = tmp_path / "fillets-nl"
     module.main([str(data), str(out), "--test", "0.2", "--dev", "0.1"])
     splits = {s: corpus.load("folder", root=out, split=s, progress=False) for s in ("train", "dev", "test")}
@@ -284,15 +283,9 @@ def test_fillets_corpus_writes_a_level_split_folder_corpus(tmp_path):
 
 
 def test_pretraining_variants_change_only_what_is_asked():
-    import importlib.util
-    from pathlib import Path
-
     from speechlm import pretrained
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pretraining_variants.py"
-    spec = importlib.util.spec_from_file_location("pretraining_variants", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _benchmark("pretraining_variants")
     course = pretrained.RECIPES["hubert"]
     args = SimpleNamespace(
         name="v", utterances=3000, steps=None, iteration2_steps=None, clusters=None, dropout=0.0
