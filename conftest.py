@@ -16,6 +16,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -63,3 +65,19 @@ def pytest_sessionfinish(session, exitstatus):
     for rel, seconds in sorted(_seconds.items()):
         if rel not in _failed:
             course.record_timing(c, rel, seconds, course.find_headline(_outputs[rel]))
+
+
+@pytest.fixture
+def benchmark_module():
+    """A loader of the scripts in benchmarks/ (not a package): ``benchmark_module("label_efficiency")``
+    imports ``benchmarks/label_efficiency.py`` and returns the module."""
+    import importlib.util
+
+    def load(name: str):
+        path = ROOT / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
+
+from speechlm.corpus.real import split_groups, write_folder
 
 # dialogId("id", "font", "English text") followed by dialogStr("the line in this language")
 _DIALOG = re.compile(
@@ -60,14 +60,6 @@ def read_lines(data: Path, language: str) -> list[dict]:
     return lines
 
 
-def split_levels(levels: list[str], test: float, dev: float, seed: int) -> dict[str, str]:
-    """Assign each level to test, dev or train (a seeded shuffle; about the given shares of levels)."""
-    order = [levels[i] for i in np.random.default_rng(seed).permutation(len(levels))]
-    n_test, n_dev = round(test * len(order)), round(dev * len(order))
-    names = ["test"] * n_test + ["dev"] * n_dev + ["train"] * (len(order) - n_test - n_dev)
-    return dict(zip(order, names, strict=True))
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data", type=Path, help="the extracted usr/share/games/fillets-ng folder")
@@ -78,21 +70,19 @@ def main(argv=None) -> None:
     p.add_argument("--min-seconds", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if args.out.exists():
+    if args.out.exists():  # checked before the slow part; write_folder checks it too
         raise SystemExit(f"{args.out} exists; give a new folder")
     lines = [{**x, "seconds": sf.info(x["path"]).duration} for x in read_lines(args.data, args.language)]
     lines = [x for x in lines if x["seconds"] >= args.min_seconds]
-    split = split_levels(sorted({x["level"] for x in lines}), args.test, args.dev, args.seed)
-    partial = args.out.with_name(args.out.name + ".partial")  # renamed when complete
-    shutil.rmtree(partial, ignore_errors=True)
+    split = split_groups(sorted({x["level"] for x in lines}), args.test, args.dev, args.seed)
+    write_folder(
+        args.out,
+        [{"split": split[x["level"]], "speaker": x["speaker"], "name": f"{x['level']}-{x['id']}",
+          "audio": x["path"], "text": x["text"]} for x in lines],
+    )  # fmt: skip
     counts: dict[str, list[float]] = {}
     for x in lines:
-        folder = partial / split[x["level"]] / x["speaker"]
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(x["path"], folder / f"{x['level']}-{x['id']}.ogg")
-        (folder / f"{x['level']}-{x['id']}.txt").write_text(x["text"] + "\n", encoding="utf-8")
         counts.setdefault(split[x["level"]], []).append(x["seconds"])
-    partial.rename(args.out)
     print("| split | levels | lines | minutes |\n|---|---:|---:|---:|")
     for name in ("train", "dev", "test"):
         levels = sum(1 for s in split.values() if s == name)

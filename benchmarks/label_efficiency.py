@@ -10,18 +10,23 @@ and the label ratio at equal CER::
     python benchmarks/label_efficiency.py                         # embedded corpus, defaults
     python benchmarks/label_efficiency.py --corpus fsdd --root ~/data/free-spoken-digit-dataset
     python benchmarks/label_efficiency.py --corpus folder --root my_recordings --budgets 20 50
+    python benchmarks/label_efficiency.py --corpus folder --root ~/data/asterisk-en  # asterisk_corpus.py
     python benchmarks/label_efficiency.py --corpus folder --root ~/data/fillets-nl  # fillets_corpus.py
     python benchmarks/label_efficiency.py --encoder-lrs 5e-4 2e-3   # a grid: twice the runs
 
 With the defaults (notebook 12's settings: 25, 50 and 100 labels, 600 steps, encoder learning rate
 2e-3) the curve takes about 8 minutes on the 2-core machine, plus the pretraining (cached for the
-embedded corpus, about 10 minutes on a new corpus).
+embedded corpus; 5-10 minutes on a new corpus). Measured in all on real recordings: 18 minutes on
+Asterisk's English prompts, 25 on the longer lines of Fish Fillets (benchmarks/README.md).
 
 On the embedded corpus with the default pretraining settings the encoder is the course's cached one
 (``speechlm.pretrained.load("hubert")``, the encoder of notebooks 11-17). A real corpus is read
-from ``--root`` and shuffled (seed 0) before the first N training utterances are labeled; FSDD has
-no dev split, so random training utterances serve as dev, and a folder needs ``train/`` and
-``test/`` sub-folders (``dev/`` optional). ``--shots`` adds the digit-word curve of notebook 12
+from ``--root`` and shuffled (seed 0); the first N training utterances no longer than
+``--max-seconds`` (5 s, the length of the embedded corpus's longest) are labeled, and pretraining
+sees every training utterance cut into pieces of at most that length, so that a step costs about
+what it costs on the embedded corpus (``real_corpus_data``). FSDD has no dev split, so random
+training utterances serve as dev, and a folder needs ``train/`` and ``test/`` sub-folders (``dev/``
+optional). ``--shots`` adds the digit-word curve of notebook 12
 (embedded corpus only).
 """
 
@@ -58,6 +63,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pretrain-utterances", type=int, default=course.n_utterances)
     p.add_argument("--pretrain-steps", type=int, default=course.steps)
     p.add_argument("--iteration2-steps", type=int, default=course.iteration2_steps)
+    p.add_argument("--max-seconds", type=float, default=5.0,
+                   help="a real corpus: pretrain on pieces of at most this length and label only "
+                   "utterances up to it (0: off; the embedded corpus's longest is 4.7 s)")  # fmt: skip
     p.add_argument("--dev-size", type=int, default=60)
     p.add_argument("--test-size", type=int, default=120)
     p.add_argument("--workers", type=int, default=None, help="processes (default: 2 where 2 cores exist)")
@@ -94,6 +102,31 @@ def load_splits(args) -> tuple[list, list, list]:
     return train[: args.pretrain_utterances], dev, test
 
 
+def cut(audio: np.ndarray, max_samples: int) -> list[np.ndarray]:
+    """``audio`` in the fewest equal pieces of at most ``max_samples`` (itself when short enough)."""
+    n = len(audio)
+    pieces = max(1, -(-n // max_samples))
+    return [audio[i * n // pieces : (i + 1) * n // pieces] for i in range(pieces)]
+
+
+def real_corpus_data(unlabeled: list, max_seconds: float) -> tuple[list[np.ndarray], list]:
+    """A real corpus's (pretraining audio, labeled pool): every training utterance cut into pieces
+    of at most ``max_seconds``, and the utterances no longer than that, in order (0: no limit).
+
+    A step of pretraining or fine-tuning costs about the length of the longest utterance in its
+    batch, so a corpus of long lines (Fish Fillets: up to 14 s) would take several times longer than
+    the embedded corpus (at most 4.7 s) for the same steps. Cutting is harmless for pretraining (it
+    needs no transcript; HuBERT and wav2vec 2.0 crop too); labeled utterances cannot be cut, so long
+    ones are left out of the labeled pool. Dev and test utterances are kept whole."""
+    if max_seconds < 0:
+        raise SystemExit(f"--max-seconds must be positive (0: no limit), got {max_seconds}")
+    if max_seconds == 0:
+        return [u.audio for u in unlabeled], list(unlabeled)
+    limit = round(max_seconds * corpus.SAMPLE_RATE)
+    pieces = [piece for u in unlabeled for piece in cut(u.audio, limit)]
+    return pieces, [u for u in unlabeled if len(u.audio) <= limit]
+
+
 def pretraining_recipe(args, n_utterances: int) -> pretrained_cache.PretrainedRecipe:
     """The course's recipe with this run's data size and steps (the course's own with the defaults)."""
     course = pretrained_cache.RECIPES["hubert"]
@@ -110,15 +143,23 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     start = time.perf_counter()
     unlabeled, dev, test = load_splits(args)
-    recipe = pretraining_recipe(args, len(unlabeled))
     if args.corpus == "embedded":  # cached; the course's own encoder with the default settings
+        recipe = pretraining_recipe(args, len(unlabeled))
         encoder, info = pretrained_cache.load(recipe), pretrained_cache.load_info(recipe)
+        pool = unlabeled
     else:
-        encoder, info = pretrain_hubert([u.audio for u in unlabeled], recipe.hubert)
+        audio, pool = real_corpus_data(unlabeled, args.max_seconds)
+        recipe = pretraining_recipe(args, len(audio))
+        print(f"pretraining on {len(audio)} pieces of {len(unlabeled)} utterances; {len(pool)} labelable")
+        if len(pool) < max(args.budgets):
+            raise SystemExit(
+                f"the largest budget ({max(args.budgets)}) exceeds the {len(pool)} labelable utterances"
+            )
+        encoder, info = pretrain_hubert(audio, recipe.hubert)
     print(f"pretrained ({info['time_s']:.0f} s): " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
 
     vocab = CharVocab(finetune.ALPHABET)
-    labeled = finetune.prepare(unlabeled[: max(args.budgets)], vocab)
+    labeled = finetune.prepare(pool[: max(args.budgets)], vocab)
     dev_items, test_items = finetune.prepare(dev, vocab), finetune.prepare(test, vocab)
     recipe = label_efficiency.CTCCurveRecipe(
         budgets=tuple(args.budgets),

@@ -2,7 +2,8 @@
 against the course's, on notebook 12's CTC curve.
 
 Pretrains the course's HuBERT recipe with the changes given (more unlabeled utterances, more steps,
-more clusters, no dropout), caches it under ``--name`` like any recipe of ``speechlm.pretrained``,
+more clusters, no dropout, or wav2vec 2.0's contrastive objective instead of HuBERT's on the same
+data and budget), caches it under ``--name`` like any recipe of ``speechlm.pretrained``,
 then fine-tunes it exactly as notebook 12 fine-tunes the course's encoder (the same data, head,
 steps, learning rate, freezing; dropout as in the course's encoder). The scratch arm does not depend
 on pretraining, so it is read from notebook 12's cached curve (computed first if missing) and only
@@ -16,6 +17,7 @@ with, for the rows of the table in benchmarks/README.md ("Which changes moved it
     --name hubert-3k --utterances 3000 --steps 1000 --iteration2-steps 500
     --name hubert-nodrop --dropout 0 --steps 750 --iteration2-steps 375
     --name hubert-k500 --clusters 500
+    --name wav2vec2 --objective wav2vec2
 
 Each takes the variant's pretraining (up to 10 minutes on the 2-core machine, once: it is cached)
 plus about 5 minutes of fine-tuning.
@@ -48,7 +50,7 @@ def variant(args) -> pretrained.PretrainedRecipe:
     hubert = replace(h, **{k: v for k, v in changes.items() if v is not None})
     if args.dropout is not None:
         hubert = replace(hubert, encoder=replace(h.encoder, dropout=args.dropout))
-    return replace(course, name=args.name, hubert=hubert)
+    return replace(course, name=args.name, hubert=hubert, objective=args.objective)
 
 
 def main(argv=None) -> None:
@@ -59,6 +61,8 @@ def main(argv=None) -> None:
     p.add_argument("--iteration2-steps", type=int, help="iteration-2 steps (course: 250)")
     p.add_argument("--clusters", type=int, help="k-means units of both iterations (course: 100)")
     p.add_argument("--dropout", type=float, help="encoder dropout while pretraining (course: 0.1)")
+    p.add_argument("--objective", default="hubert", choices=pretrained.OBJECTIVES,
+                   help="wav2vec2: contrastive, for steps + iteration-2 steps updates")  # fmt: skip
     p.add_argument("--workers", type=int, default=None)
     args = p.parse_args(argv)
     start = time.perf_counter()

@@ -26,7 +26,7 @@ from speechlm.ctc import CharVocab
 from speechlm.finetune import ALPHABET, CTCModel, FinetuneConfig, finetune_ctc, prepare, transcribe
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
 from speechlm.ssl.features import SAMPLE_RATE, log_mel_features
-from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert
+from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert, pretrain_wav2vec2
 from speechlm.utils import atomic_path, cache_dir
 
 __all__ = [
@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 
+OBJECTIVES = ("hubert", "wav2vec2")  # pretrain_hubert, pretrain_wav2vec2
+
+
 @dataclass(frozen=True)
 class PretrainedRecipe:
     """A named, versioned pretraining recipe; bump ``version`` when the training code changes."""
@@ -51,9 +54,19 @@ class PretrainedRecipe:
     version: int
     hubert: HubertRecipe = field(default_factory=HubertRecipe)
     corpus_seed: int = 0  # seed of the embedded corpus's training split
+    # "hubert" (pretrain_hubert), or "wav2vec2": the contrastive objective on the same data and budget
+    # (pretrain_wav2vec2; the recipe's clusters and iteration-2 layer then do not apply)
+    objective: str = "hubert"
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
 
     def key(self) -> str:
-        settings = json.dumps(asdict(self), sort_keys=True, default=str)
+        settings = asdict(self)
+        if settings["objective"] == "hubert":  # HuBERT recipes keep the keys they had before the field
+            del settings["objective"]
+        settings = json.dumps(settings, sort_keys=True, default=str)
         digest = hashlib.sha256(settings.encode()).hexdigest()[:12]
         return f"{self.name}-v{self.version}-{digest}"
 
@@ -116,7 +129,8 @@ def load(name: str | PretrainedRecipe = "hubert", *, progress: bool = True) -> S
     recipe = _recipe(name)
     path = cache_path(recipe)
     if not path.exists():
-        encoder, info = pretrain_hubert(_training_audio(recipe), recipe.hubert, progress=progress)
+        pretrain = pretrain_hubert if recipe.objective == "hubert" else pretrain_wav2vec2
+        encoder, info = pretrain(_training_audio(recipe), recipe.hubert, progress=progress)
         state = {
             "encoder": encoder.state_dict(),
             "config": encoder.config.to_dict(),

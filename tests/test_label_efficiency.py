@@ -1,7 +1,5 @@
-import importlib.util
 import json
 from dataclasses import replace
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,15 +26,6 @@ def _one_thread():
 def _tone(freq: float, n: int, rng) -> np.ndarray:
     t = np.arange(n) / 16_000
     return (0.3 * np.sin(2 * np.pi * freq * t) + 0.003 * rng.standard_normal(n)).astype(np.float32)
-
-
-def _benchmark(name: str):
-    """The script ``benchmarks/{name}.py`` imported as a module (benchmarks/ is not a package)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _ctc_items(n: int = 20):
@@ -190,7 +179,9 @@ def test_cached_curves_are_computed_once_and_never_half_written(tmp_path, monkey
     assert len(list((tmp_path / "results").iterdir())) == 2  # nothing half-written
 
 
-def test_benchmark_runs_the_whole_pipeline_on_a_folder_corpus(tmp_path, capsys, monkeypatch):
+def test_benchmark_runs_the_whole_pipeline_on_a_folder_corpus(
+    tmp_path, capsys, monkeypatch, benchmark_module
+):
     """benchmarks/label_efficiency.py --corpus folder: pretraining, then both arms at each budget."""
     import soundfile as sf
 
@@ -207,7 +198,7 @@ def test_benchmark_runs_the_whole_pipeline_on_a_folder_corpus(tmp_path, capsys, 
             folder.mkdir(parents=True, exist_ok=True)
             sf.write(folder / f"utt{i}.wav", audio, 16_000)
             (folder / f"utt{i}.txt").write_text(text)
-    module = _benchmark("label_efficiency")
+    module = benchmark_module("label_efficiency")
     root = str(tmp_path / "corpus")
     quick = "--budgets 4 8 --steps 2 --pretrain-steps 2 --iteration2-steps 0 --encoder-lrs 1e-3 --workers 1"
     module.main(["--corpus", "folder", "--root", root, *quick.split()])
@@ -243,7 +234,7 @@ def test_benchmark_runs_the_whole_pipeline_on_a_folder_corpus(tmp_path, capsys, 
     assert "fsdd: 14 unlabeled utterances" in out and "6 test utterances" in out
 
 
-def test_fillets_corpus_writes_a_level_split_folder_corpus(tmp_path):
+def test_fillets_corpus_writes_a_level_split_folder_corpus(tmp_path, benchmark_module):
     """benchmarks/fillets_corpus.py: the game's recorded lines with their transcripts, split by level."""
     import soundfile as sf
 
@@ -264,7 +255,7 @@ def test_fillets_corpus_writes_a_level_split_folder_corpus(tmp_path):
             sf.write(sounds / f"{line_id}.ogg", _tone(400, int(22050 * seconds), rng), 22050, format="OGG")
         lua.append('dialogId("l-x-0", "font_small", "Not recorded.")\ndialogStr("Niet opgenomen.")\n')
         (script / "dialogs_nl.lua").write_text("\n".join(lua), encoding="utf-8")
-    module = _benchmark("fillets_corpus")
+    module = benchmark_module("fillets_corpus")
     out = tmp_path / "fillets-nl"
     module.main([str(data), str(out), "--test", "0.2", "--dev", "0.1"])
     splits = {s: corpus.load("folder", root=out, split=s, progress=False) for s in ("train", "dev", "test")}
@@ -282,16 +273,96 @@ def test_fillets_corpus_writes_a_level_split_folder_corpus(tmp_path):
         module.main([str(data), str(tmp_path / "other"), "--language", "cs"])
 
 
-def test_pretraining_variants_change_only_what_is_asked():
+def test_asterisk_corpus_keeps_prompts_whose_text_says_what_is_spoken(tmp_path, benchmark_module):
+    """benchmarks/asterisk_corpus.py: prompts with their transcripts, split by text."""
+    import gzip
+
+    import soundfile as sf
+
+    from speechlm import corpus
+
+    data = tmp_path / "asterisk"
+    sounds = data / "usr/share/asterisk/sounds/en_US_f_Allison"
+    prompts = {
+        "digits/7": "seven",
+        "letters/plus": "plus [+]",  # the note goes: "plus"
+        "silence/1": "(1 second of silence)",  # only a note: left out
+        "beep": "[this is a simple beep tone]",
+        "vm-press": "Press 1 to listen.",  # a digit: how is it said? left out
+        "dictate/help": "press # to exit",  # a key: left out
+        "agent-incorrect": "Login incorrect.",
+        "vm-incorrect": "Login incorrect.",  # the same text under two names: one split
+        "demo-long": "A very long prompt.",  # longer than --max-seconds
+        "not-recorded": "Nothing to hear.",
+    }
+    rng = np.random.default_rng(0)
+    for i, name in enumerate(prompts):
+        if name != "not-recorded":
+            (sounds / name).parent.mkdir(parents=True, exist_ok=True)
+            seconds = 3.0 if name == "demo-long" else 0.5
+            sf.write(sounds / f"{name}.wav", _tone(300 + 100 * i, int(8000 * seconds), rng), 8000)
+    for i in range(20):  # enough texts for three splits
+        prompts[f"word{i}"] = f"Word number {'abcdefghijklmnopqrst'[i]}."
+        sf.write(sounds / f"word{i}.wav", _tone(500 + 50 * i, 4000, rng), 8000)
+    doc = data / "usr/share/doc/asterisk-core-sounds-en"
+    doc.mkdir(parents=True)
+    listing = "; Core Asterisk Sounds in English\n\n" + "".join(f"{k}: {v}\n" for k, v in prompts.items())
+    with gzip.open(doc / "core-sounds-en.txt.gz", "wt", encoding="utf-8") as f:
+        f.write(listing)
+    module = benchmark_module("asterisk_corpus")
+    assert module.spoken_text("plus [+]") == "plus" and module.spoken_text("(2 seconds of silence)") is None
+    assert (
+        module.spoken_text("Dial 2 now.") is None and module.spoken_text("...to confirm.") == "...to confirm."
+    )
+    out = tmp_path / "asterisk-en"
+    module.main([str(data), str(out), "--max-seconds", "2"])
+    splits = {s: corpus.load("folder", root=out, split=s, progress=False) for s in ("train", "dev", "test")}
+    assert {s: len(u) for s, u in splits.items()} == {"train": 15, "dev": 3, "test": 6}
+    names = {u.id.split("/")[-1]: (s, u.text) for s, utts in splits.items() for u in utts}
+    assert names["digits-7"][1] == "seven" and names["letters-plus"][1] == "plus"
+    assert not {"silence-1", "beep", "vm-press", "dictate-help", "demo-long", "not-recorded"} & set(names)
+    assert names["agent-incorrect"] == names["vm-incorrect"]  # same split, same text
+    texts = {s: {u.text for u in utts} for s, utts in splits.items()}
+    assert not texts["train"] & texts["test"] and not texts["train"] & texts["dev"]
+    assert {u.speaker for utts in splits.values() for u in utts} == {"en-prompts"}
+    assert splits["test"][0].sample_rate == 16_000
+    with pytest.raises(SystemExit, match="exists"):
+        module.main([str(data), str(out)])
+    with pytest.raises(FileNotFoundError, match="asterisk-core-sounds-fr"):
+        module.main([str(data), str(tmp_path / "other"), "--language", "fr"])
+
+
+def test_benchmark_cuts_a_real_corpus_for_pretraining_and_labels_only_short_utterances(benchmark_module):
+    module = benchmark_module("label_efficiency")
+    audio = np.arange(25, dtype=np.float32)
+    pieces = module.cut(audio, 10)
+    assert [len(x) for x in pieces] == [8, 8, 9] and np.array_equal(np.concatenate(pieces), audio)
+    assert [len(x) for x in module.cut(audio, 25)] == [25] and [len(x) for x in module.cut(audio, 5)] == [
+        5
+    ] * 5
+    utts = [SimpleNamespace(audio=np.zeros(int(s * 16_000), np.float32)) for s in (2.0, 7.0, 5.0, 12.5, 1.0)]
+    audio, pool = module.real_corpus_data(utts, 5.0)
+    assert [len(x) for x in audio] == [32_000, 56_000, 56_000, 80_000, 66_666, 66_667, 66_667, 16_000]
+    assert pool == [utts[0], utts[2], utts[4]]  # in order, none longer than 5 s
+    audio, pool = module.real_corpus_data(utts, 0)  # off
+    assert [len(x) for x in audio] == [len(u.audio) for u in utts] and pool == utts
+    with pytest.raises(SystemExit, match="must be positive"):
+        module.real_corpus_data(utts, -1)
+
+
+def test_pretraining_variants_change_only_what_is_asked(benchmark_module):
     from speechlm import pretrained
 
-    module = _benchmark("pretraining_variants")
+    module = benchmark_module("pretraining_variants")
     course = pretrained.RECIPES["hubert"]
     args = SimpleNamespace(
-        name="v", utterances=3000, steps=None, iteration2_steps=None, clusters=None, dropout=0.0
-    )
+        name="v", utterances=3000, steps=None, iteration2_steps=None, clusters=None, dropout=0.0,
+        objective="hubert",
+    )  # fmt: skip
     recipe = module.variant(args)
-    assert recipe.name == "v" and recipe.key() != course.key()
+    assert recipe.name == "v" and recipe.key() != course.key() and recipe.objective == "hubert"
+    contrastive = module.variant(SimpleNamespace(**{**vars(args), "objective": "wav2vec2"}))
+    assert contrastive.objective == "wav2vec2" and contrastive.hubert == recipe.hubert
     assert recipe.hubert == replace(
         course.hubert, n_utterances=3000, encoder=replace(course.hubert.encoder, dropout=0.0)
     )

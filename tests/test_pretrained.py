@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -75,6 +77,43 @@ def test_cache_key_changes_with_any_setting_and_version():
     }
     assert len(keys) == 3
     assert TINY.key() == pretrained.PretrainedRecipe("tiny-test", 1, TINY.hubert).key()
+    # the objective is in the key of a contrastive recipe; HuBERT recipes kept the key they had before
+    # the field existed, so the course's cached encoder stays valid
+    assert replace(TINY, objective="wav2vec2").key() != TINY.key()
+    assert pretrained.cache_path("hubert").name == "hubert-v2-ee14b59c226f.pt"
+    with pytest.raises(ValueError, match="objective must be one of"):
+        replace(TINY, objective="bert")
+
+
+def test_contrastive_recipe_trains_the_same_encoder_with_wav2vec2(fake_corpus):
+    recipe = replace(TINY, name="tiny-w2v", objective="wav2vec2")
+    encoder = pretrained.load(recipe, progress=False)
+    assert fake_corpus == ["tiny-w2v"] and encoder.config == TINY.hubert.encoder
+    info = pretrained.load_info(recipe)
+    assert set(info) == {"loss_start", "loss", "accuracy", "perplexity", "time_s"}
+    assert 0.0 <= info["accuracy"] <= 1.0 and 1.0 <= info["perplexity"] <= 2 * 64
+    hubert = pretrained.load(TINY, progress=False).state_dict()
+    assert set(encoder.state_dict()) == set(hubert)  # the same encoder, fine-tuned the same way
+    assert any(not torch.equal(v, hubert[k]) for k, v in encoder.state_dict().items())
+
+
+def test_wav2vec2_pretraining_lowers_its_contrastive_loss():
+    from speechlm.ssl.pretrain import pretrain_wav2vec2
+
+    rng = np.random.default_rng(0)
+    audio = []
+    for _ in range(12):  # rising chirps: a masked stretch is predictable from its neighbours
+        f0 = rng.uniform(200, 400)
+        chirp = np.sin(2 * np.pi * np.cumsum(np.linspace(f0, 8 * f0, 16_000)) / 16_000)
+        audio.append((0.3 * chirp + 0.01 * rng.standard_normal(16_000)).astype(np.float32))
+    recipe = replace(TINY.hubert, steps=150, iteration2_steps=0, batch_size=4, warmup_steps=10, lr=5e-3)
+    torch.set_num_threads(1)
+    _, info = pretrain_wav2vec2(audio, recipe, progress=False)
+    assert info["loss"] < info["loss_start"] - 0.3, info
+    assert info["loss"] < np.log(1 + 10) - 0.2, info  # below chance among the 10 distractors
+    assert info["accuracy"] > 1 / 11 and info["perplexity"] < 2 * 64
+    with pytest.raises(ValueError, match="at least one utterance"):
+        pretrain_wav2vec2([], recipe)
 
 
 def test_unknown_recipe_and_missing_info(tmp_path, monkeypatch):
@@ -86,15 +125,9 @@ def test_unknown_recipe_and_missing_info(tmp_path, monkeypatch):
     assert "hubert" in pretrained.RECIPES
 
 
-def test_benchmark_defaults_share_the_course_encoder_cache():
+def test_benchmark_defaults_share_the_course_encoder_cache(benchmark_module):
     """benchmarks/label_efficiency.py with default settings must reuse the encoder notebook 11 caches."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "label_efficiency.py"
-    spec = importlib.util.spec_from_file_location("label_efficiency_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_module("label_efficiency")
     args = module.parse_args([])
     course = pretrained.RECIPES["hubert"]
     assert module.pretraining_recipe(args, course.hubert.n_utterances) == course

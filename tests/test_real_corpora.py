@@ -115,6 +115,55 @@ def test_folder_uses_the_split_subfolder_when_present(tmp_path):
     assert [u.text for u in corpus.load("folder", root=tmp_path, split="test", progress=False)] == ["test"]
 
 
+def test_split_groups_assigns_whole_groups_in_the_given_shares():
+    groups = [f"level{i}" for i in range(20)]
+    split = real.split_groups(groups, test=0.15, dev=0.1, seed=0)
+    assert set(split) == set(groups)
+    assert sorted(split.values()) == ["dev"] * 2 + ["test"] * 3 + ["train"] * 15
+    assert real.split_groups(groups, 0.15, 0.1, seed=0) == split  # seeded
+    assert real.split_groups(groups, 0.15, 0.1, seed=1) != split
+    assert set(real.split_groups(groups, 0, 0).values()) == {"train"}
+    with pytest.raises(ValueError, match="shares"):
+        real.split_groups(groups, test=0.8, dev=0.3)
+
+
+def test_write_folder_writes_what_load_folder_reads(tmp_path):
+    write_tone(tmp_path / "src" / "one.wav", 8000)
+    write_tone(tmp_path / "src" / "two.flac", 22050, fmt="FLAC")
+    src = tmp_path / "src"
+    entries = [
+        {"split": "train", "speaker": "ann", "name": "p1", "audio": src / "one.wav", "text": "Hello\n there"},
+        {"split": "test", "speaker": "ann", "name": "p2", "audio": src / "two.flac", "text": "Good morning."},
+        {"split": "train", "speaker": "bob", "name": "p1", "audio": src / "one.wav", "text": "again"},
+    ]  # fmt: skip
+    out = tmp_path / "corpus"
+    assert real.write_folder(out, entries) == {"train": 2, "dev": 0, "test": 1}
+    train = corpus.load("folder", root=out, split="train", progress=False)
+    assert [(u.speaker, u.text) for u in train] == [("ann", "Hello there"), ("bob", "again")]
+    test = corpus.load("folder", root=out, split="test", progress=False)
+    assert [(u.speaker, u.text, u.sample_rate) for u in test] == [("ann", "Good morning.", 16000)]
+    assert (out / "test" / "ann" / "p2.flac").read_bytes() == (tmp_path / "src/two.flac").read_bytes()
+    assert not (tmp_path / "corpus.partial").exists()
+    with pytest.raises(FileExistsError, match="exists"):
+        real.write_folder(out, entries)
+    bad = [
+        ({"split": "valid"}, ValueError, "split must be one of"),
+        ({"name": "a/b"}, ValueError, "file names"),
+        ({"speaker": ""}, ValueError, "file names"),
+        ({"audio": tmp_path / "src/missing.wav"}, FileNotFoundError, "not an audio file"),
+        ({"audio": tmp_path / "src"}, FileNotFoundError, "not an audio file"),
+        ({"text": "  "}, ValueError, "empty transcript"),
+    ]
+    for change, error, message in bad:
+        with pytest.raises(error, match=message):
+            real.write_folder(tmp_path / "other", [entries[0], {**entries[1], **change}])
+        assert not (tmp_path / "other").exists() and not (tmp_path / "other.partial").exists()
+    with pytest.raises(ValueError, match="two recordings would be written as train/ann/p1"):
+        real.write_folder(tmp_path / "other", [entries[0], {**entries[2], "speaker": "ann"}])
+    with pytest.raises(ValueError, match="no recordings"):
+        real.write_folder(tmp_path / "other", [])
+
+
 @pytest.mark.parametrize(
     ("name", "kwargs"),
     [("fsdd", {}), ("speech_commands", {"split": "dev"}), ("librispeech", {"subset": "dev-clean"})],

@@ -19,14 +19,18 @@ Layouts (what ``root`` may point at):
   transcript of the same name ending in ``.txt`` (``a/b.wav`` + ``a/b.txt``);
   the speaker is the name of the file's parent folder relative to ``root``
   (``"unknown"`` for files directly in it); if ``root/{split}`` exists, only
-  that folder is read. Introduced in notebook 18.
+  that folder is read. Introduced in notebook 18. :func:`write_folder` writes
+  this layout from any list of recordings and transcripts.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from speechlm import audio as audio_io
@@ -34,7 +38,15 @@ from speechlm.corpus.download import CorpusUnavailableError, fetch
 from speechlm.corpus.lexicon import DIGITS
 from speechlm.corpus.utterance import Utterance
 
-__all__ = ["RELEASES", "load_folder", "load_fsdd", "load_librispeech", "load_speech_commands"]
+__all__ = [
+    "RELEASES",
+    "load_folder",
+    "load_fsdd",
+    "load_librispeech",
+    "load_speech_commands",
+    "split_groups",
+    "write_folder",
+]
 
 SAMPLE_RATE = 16000
 # corpus -> (url, sha256); hashes from the TensorFlow Datasets and torchaudio checksum lists
@@ -198,3 +210,61 @@ def load_folder(
         _read(path, text, spk, {"task": "asr"}, f"folder-{path.relative_to(base).with_suffix('')}")
         for path, text, spk in tqdm(items, desc="reading folder", disable=not progress, leave=False)
     ]
+
+
+FOLDER_SPLITS = ("train", "dev", "test")
+
+
+def split_groups(groups: Sequence, test: float, dev: float, seed: int = 0) -> dict:
+    """Assign each group (a game level, a sentence, a speaker: whatever must not straddle splits) to
+    ``"test"``, ``"dev"`` or ``"train"``: a seeded shuffle, then the given shares of the groups
+    (rounded) to test and dev, the rest to train. Returns ``{group: split}``."""
+    if not (0 <= test and 0 <= dev and test + dev <= 1):
+        raise ValueError(f"test and dev must be shares that add up to at most 1, got {test} and {dev}")
+    order = [groups[i] for i in np.random.default_rng(seed).permutation(len(groups))]
+    n_test, n_dev = round(test * len(order)), round(dev * len(order))
+    names = ["test"] * n_test + ["dev"] * n_dev + ["train"] * (len(order) - n_test - n_dev)
+    return dict(zip(order, names, strict=True))
+
+
+def write_folder(out, entries: Iterable[dict]) -> dict[str, int]:
+    """Write recordings and their transcripts as a corpus that :func:`load_folder` reads.
+
+    Each entry is a dict with ``split`` (train, dev or test), ``speaker``, ``name``, ``audio`` (the
+    path of an existing ``.wav``, ``.flac`` or ``.ogg`` file, copied as it is) and ``text`` (one
+    line); it becomes ``out/{split}/{speaker}/{name}{suffix}`` with ``{name}.txt`` beside it. The
+    corpus is written to ``out.partial`` and renamed to ``out`` when complete, so ``out`` never holds
+    half a corpus; ``out`` must not exist. Returns the number of recordings per split.
+    """
+    out = Path(out).expanduser()
+    if out.exists():
+        raise FileExistsError(f"{out} exists; give a new folder")
+    checked, seen = [], set()
+    for entry in entries:
+        split, speaker, name = entry["split"], str(entry["speaker"]), str(entry["name"])
+        audio, text = Path(entry["audio"]), " ".join(str(entry["text"]).split())
+        if split not in FOLDER_SPLITS:
+            raise ValueError(f"split must be one of {FOLDER_SPLITS}, got {split!r} for {name!r}")
+        if not speaker or not name or any(c in speaker + name for c in "/\\") or name.startswith("."):
+            raise ValueError(f"speaker and name must be non-empty file names, got {speaker!r}, {name!r}")
+        if audio.suffix.lower() not in AUDIO_SUFFIXES or not audio.is_file():
+            raise FileNotFoundError(f"{audio} is not an audio file ({', '.join(AUDIO_SUFFIXES)})")
+        if not text:
+            raise ValueError(f"{name!r} has an empty transcript")
+        if (split, speaker, name) in seen:
+            raise ValueError(f"two recordings would be written as {split}/{speaker}/{name}")
+        seen.add((split, speaker, name))
+        checked.append((split, speaker, name, audio, text))
+    if not checked:
+        raise ValueError("no recordings to write")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    counts = dict.fromkeys(FOLDER_SPLITS, 0)
+    for split, speaker, name, audio, text in checked:
+        folder = partial / split / speaker
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(audio, folder / f"{name}{audio.suffix.lower()}")
+        (folder / f"{name}.txt").write_text(text + "\n", encoding="utf-8")
+        counts[split] += 1
+    partial.rename(out)
+    return counts

@@ -6,6 +6,9 @@
 4. iteration 2 (optional): k-means on layer ``iteration2_layer`` of the iteration-1
    encoder gives new targets, and training continues from the iteration-1 weights.
 
+:func:`pretrain_wav2vec2` trains the same encoder with wav2vec 2.0's contrastive objective instead,
+on the same data and budget, to compare the two objectives as pretraining for fine-tuning.
+
 Everything is seeded; the same arguments give the same encoder on the same machine.
 """
 
@@ -21,9 +24,10 @@ from speechlm import units
 from speechlm.ssl.encoder import EncoderConfig
 from speechlm.ssl.features import log_mel_features, mfcc_features
 from speechlm.ssl.hubert import HuBERT, collate_targets, layer_features
+from speechlm.ssl.wav2vec2 import Wav2Vec2
 from speechlm.train import fit
 
-__all__ = ["HubertRecipe", "kmeans_targets", "pretrain_hubert", "warmup_linear_decay"]
+__all__ = ["HubertRecipe", "kmeans_targets", "pretrain_hubert", "pretrain_wav2vec2", "warmup_linear_decay"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,9 @@ def kmeans_targets(
     return [units.assign_units(kmeans, f) for f in features], kmeans
 
 
-def _train(model: HuBERT, mels, targets, recipe: HubertRecipe, steps: int, progress: bool, seed: int):
+def _train(model, mels, targets, recipe: HubertRecipe, steps: int, progress: bool, seed: int, step_fn=None):
+    """``steps`` updates of ``model`` on batches of ``(mels, mel_lengths, targets)`` (AdamW, warm-up
+    then linear decay, gradients clipped at 1); ``step_fn`` as in :func:`speechlm.train.fit`."""
     generator = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(
         list(zip(mels, [torch.from_numpy(t) for t in targets], strict=True)),
@@ -76,8 +82,8 @@ def _train(model: HuBERT, mels, targets, recipe: HubertRecipe, steps: int, progr
     )  # fmt: skip
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.01)
     scheduler = warmup_linear_decay(optimizer, recipe.warmup_steps, steps)
-    return fit(model, loader, optimizer=optimizer, steps=steps, scheduler=scheduler, grad_clip=1.0,
-               seed=seed, progress=progress, log_every=max(1, steps // 50))  # fmt: skip
+    return fit(model, loader, optimizer=optimizer, steps=steps, step_fn=step_fn, scheduler=scheduler,
+               grad_clip=1.0, seed=seed, progress=progress, log_every=max(1, steps // 50))  # fmt: skip
 
 
 def pretrain_hubert(audios: Sequence[np.ndarray], recipe: HubertRecipe, *, progress: bool = True):
@@ -113,6 +119,44 @@ def pretrain_hubert(audios: Sequence[np.ndarray], recipe: HubertRecipe, *, progr
         history2 = _train(model, mels, targets, recipe, recipe.iteration2_steps, progress, recipe.seed + 1)
         info["accuracy_it2"] = _last_accuracy(model, mels, targets)
         info["time_s"] += history2.time_s
+    return model.encoder, info
+
+
+def pretrain_wav2vec2(audios: Sequence[np.ndarray], recipe: HubertRecipe, *, progress: bool = True):
+    """Pretrain a :class:`SpeechEncoder` on ``audios`` with wav2vec 2.0's contrastive objective
+    (:class:`speechlm.ssl.Wav2Vec2`) on the budget of a HuBERT ``recipe``: its encoder, batch size,
+    learning rate, warm-up and seed, for ``steps + iteration2_steps`` updates (``n_clusters`` and the
+    iteration-2 layer do not apply). The Gumbel temperature decays from 2 to 0.5 over the first 80% of
+    the updates, as wav2vec 2.0's does over its run.
+
+    Returns ``(encoder, info)``; ``info`` holds the mean loss of the first and the last 2% of the
+    updates (``loss_start``, ``loss``), the final contrastive ``accuracy`` (the true quantised frame
+    scored above the distractors), the codebook ``perplexity`` and the time in seconds.
+    """
+    if len(audios) == 0:
+        raise ValueError("pretraining needs at least one utterance")
+    steps = recipe.steps + recipe.iteration2_steps
+    mels = [log_mel_features(a) for a in audios]
+    torch.manual_seed(recipe.seed)
+    tau_start, tau_end = 2.0, 0.5
+    decay = (tau_end / tau_start) ** (1 / max(1, round(0.8 * steps)))
+    model = Wav2Vec2(recipe.encoder, tau_start=tau_start, tau_end=tau_end, tau_decay=decay)
+    last: dict[str, float] = {}
+
+    def step(model, batch):
+        loss, metrics = model(batch[0], batch[1])  # no targets: the batch's are zeros
+        last.update(metrics)
+        return loss
+
+    no_targets = [np.zeros(1, dtype=np.int64)] * len(mels)
+    history = _train(model, mels, no_targets, recipe, steps, progress, recipe.seed, step_fn=step)
+    info = {
+        "loss_start": history.train_loss[0],  # mean loss of the first logging interval
+        "loss": history.train_loss[-1],  # and of the last
+        "accuracy": last["accuracy"],
+        "perplexity": last["perplexity"],
+        "time_s": history.time_s,
+    }
     return model.encoder, info
 
 
