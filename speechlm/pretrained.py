@@ -146,8 +146,9 @@ def load(name: str | PretrainedRecipe = "hubert", *, progress: bool = True) -> S
 
 
 def load_info(name: str | PretrainedRecipe = "hubert") -> dict[str, float]:
-    """What the pretraining run measured (masked-prediction accuracy per iteration, time in s);
-    the encoder must be cached (call :func:`load` first)."""
+    """What the pretraining run measured (HuBERT: masked-prediction accuracy per iteration; wav2vec
+    2.0: see :func:`~speechlm.ssl.pretrain.pretrain_wav2vec2`; time in s); the encoder must be
+    cached (call :func:`load` first)."""
     path = cache_path(name)
     if not path.exists():
         raise FileNotFoundError(
