@@ -143,19 +143,17 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     start = time.perf_counter()
     unlabeled, dev, test = load_splits(args)
-    if args.corpus == "embedded":  # cached; the course's own encoder with the default settings
-        recipe = pretraining_recipe(args, len(unlabeled))
-        encoder, info = pretrained_cache.load(recipe), pretrained_cache.load_info(recipe)
+    if args.corpus == "embedded":
         pool = unlabeled
     else:
         audio, pool = real_corpus_data(unlabeled, args.max_seconds)
-        recipe = pretraining_recipe(args, len(audio))
         print(f"pretraining on {len(audio)} pieces of {len(unlabeled)} utterances; {len(pool)} labelable")
-        if len(pool) < max(args.budgets):
-            raise SystemExit(
-                f"the largest budget ({max(args.budgets)}) exceeds the {len(pool)} labelable utterances"
-            )
-        encoder, info = pretrain_hubert(audio, recipe.hubert)
+    label_efficiency.check_budgets(args.budgets, len(pool))  # before the pretraining, not after
+    if args.corpus == "embedded":  # cached; the course's own encoder with the default settings
+        recipe = pretraining_recipe(args, len(unlabeled))
+        encoder, info = pretrained_cache.load(recipe), pretrained_cache.load_info(recipe)
+    else:
+        encoder, info = pretrain_hubert(audio, pretraining_recipe(args, len(audio)).hubert)
     print(f"pretrained ({info['time_s']:.0f} s): " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
 
     vocab = CharVocab(finetune.ALPHABET)

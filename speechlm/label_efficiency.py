@@ -61,6 +61,7 @@ __all__ = [
     "CTCCurveRecipe",
     "PooledHead",
     "ShotsRecipe",
+    "check_budgets",
     "course_ctc_items",
     "ctc_curve",
     "digit_words",
@@ -107,7 +108,9 @@ class ShotsRecipe:
 # --------------------------------------------------------------------------------------------- CTC
 
 
-def _check_budgets(budgets: Sequence[int], available: int) -> None:
+def check_budgets(budgets: Sequence[int], available: int) -> None:
+    """Raise ``ValueError`` unless ``budgets`` are increasing positive numbers of utterances, the
+    largest at most ``available``."""
     if not budgets or any(int(b) < 1 for b in budgets) or list(budgets) != sorted(set(budgets)):
         raise ValueError(f"budgets must be increasing positive numbers of utterances, got {list(budgets)}")
     if budgets[-1] > available:
@@ -217,7 +220,7 @@ def ctc_curve(
     weights), to compare another pretrained encoder in half the time.
     """
     recipe = recipe or CTCCurveRecipe()
-    _check_budgets(recipe.budgets, len(labelled))
+    check_budgets(recipe.budgets, len(labelled))
     if not dev or not test:
         raise ValueError("ctc_curve needs dev and test items")
     if scratch is not None and [r["budget"] for r in scratch] != list(recipe.budgets):

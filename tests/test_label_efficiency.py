@@ -208,6 +208,10 @@ def test_benchmark_runs_the_whole_pipeline_on_a_folder_corpus(
     assert len(table) == 2 and "label ratio at equal CER" in out
     with pytest.raises(SystemExit, match="train/ and test/"):
         module.main(["--corpus", "folder", "--root", str(tmp_path / "corpus" / "train")])
+    # a budget larger than the labelable utterances fails before any pretraining
+    with monkeypatch.context() as m, pytest.raises(ValueError, match=r"largest budget \(11\) exceeds the 10"):
+        m.setattr(module, "pretrain_hubert", lambda *a, **k: pytest.fail("pretrained anyway"))
+        module.main(["--corpus", "folder", "--root", root, *quick.replace("4 8", "4 11").split()])
     # FSDD's layout: {digit}_{speaker}_{take}.wav at 8 kHz, takes 0-4 are its test split
     recordings = tmp_path / "fsdd" / "recordings"
     recordings.mkdir(parents=True)
