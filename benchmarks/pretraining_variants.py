@@ -2,12 +2,12 @@
 against the course's, on notebook 12's CTC curve.
 
 Pretrains the course's HuBERT recipe with the changes given (more unlabeled utterances, more steps,
-more clusters, no dropout, or wav2vec 2.0's contrastive objective instead of HuBERT's on the same
-data and budget), caches it under ``--name`` like any recipe of ``speechlm.pretrained``,
-then fine-tunes it exactly as notebook 12 fine-tunes the course's encoder (the same data, head,
-steps, learning rate, freezing; dropout as in the course's encoder). The scratch arm does not depend
-on pretraining, so it is read from notebook 12's cached curve (computed first if missing) and only
-the variant's runs train::
+more clusters, no dropout, the loss on every frame instead of the masked ones, or wav2vec 2.0's
+contrastive objective instead of HuBERT's on the same data and budget), caches it under ``--name``
+like any recipe of ``speechlm.pretrained``, then fine-tunes it exactly as notebook 12 fine-tunes the
+course's encoder (the same data, head, steps, learning rate, freezing; dropout as in the course's
+encoder). The scratch arm does not depend on pretraining, so it is read from notebook 12's cached
+curve (computed first if missing) and only the variant's runs train::
 
     python benchmarks/pretraining_variants.py --name NAME CHANGES
 
@@ -18,6 +18,7 @@ with, for the rows of the table in benchmarks/README.md ("Which changes moved it
     --name hubert-nodrop --dropout 0 --steps 750 --iteration2-steps 375
     --name hubert-k500 --clusters 500
     --name wav2vec2 --objective wav2vec2
+    --name hubert-all-frames --loss-on all
 
 Each takes the variant's pretraining (up to 10 minutes on the 2-core machine, once: it is cached)
 plus about 5 minutes of fine-tuning.
@@ -46,6 +47,7 @@ def variant(args) -> pretrained.PretrainedRecipe:
         "steps": args.steps,
         "iteration2_steps": args.iteration2_steps,
         "n_clusters": args.clusters,
+        "loss_on": args.loss_on,
     }
     hubert = replace(h, **{k: v for k, v in changes.items() if v is not None})
     if args.dropout is not None:
@@ -61,6 +63,7 @@ def main(argv=None) -> None:
     p.add_argument("--iteration2-steps", type=int, help="iteration-2 steps (course: 250)")
     p.add_argument("--clusters", type=int, help="k-means units of both iterations (course: 100)")
     p.add_argument("--dropout", type=float, help="encoder dropout while pretraining (course: 0.1)")
+    p.add_argument("--loss-on", choices=("masked", "all"), help="frames HuBERT's loss scores (masked)")
     p.add_argument("--objective", default="hubert", choices=pretrained.OBJECTIVES,
                    help="wav2vec2: contrastive, for steps + iteration-2 steps updates")  # fmt: skip
     p.add_argument("--workers", type=int, default=None)
@@ -71,24 +74,10 @@ def main(argv=None) -> None:
     weights = pretrained.load(recipe).state_dict()
     info = pretrained.load_info(recipe)
     print(f"{args.name} ({info['time_s']:.0f} s): " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
-    baseline = label_efficiency.load_ctc_curve()  # notebook 12's curve: the course's encoder and scratch
     encoder = SpeechEncoder(course.hubert.encoder)  # fine-tuned with the course's dropout
     encoder.load_state_dict(weights)
-    ctc = label_efficiency.CTCCurveRecipe()
-    rows = label_efficiency.ctc_curve(
-        encoder,
-        *label_efficiency.course_ctc_items(max(ctc.budgets)),
-        ctc,
-        scratch=baseline["rows"],
-        workers=args.workers,
-    )
-    print(f"\n| labeled utterances | CER {args.name} | CER course encoder | CER scratch | gain {args.name} "
-          "| gain course encoder |\n|---:|---:|---:|---:|---:|---:|")  # fmt: skip
-    for r, b in zip(rows, baseline["rows"], strict=True):
-        print(
-            f"| {r['budget']} | {r['pretrained_cer']:.3f} | {b['pretrained_cer']:.3f} "
-            f"| {r['scratch_cer']:.3f} | {r['relative_gain']:+.0%} | {b['relative_gain']:+.0%} |"
-        )
+    rows, course_rows = label_efficiency.against_course(encoder, workers=args.workers)
+    print("\n" + label_efficiency.comparison_table(args.name, rows, course_rows))
     print(f"\ntotal time {time.perf_counter() - start:.0f} s, torch {torch.__version__}")
 
 

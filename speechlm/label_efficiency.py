@@ -61,7 +61,9 @@ __all__ = [
     "CTCCurveRecipe",
     "PooledHead",
     "ShotsRecipe",
+    "against_course",
     "check_budgets",
+    "comparison_table",
     "course_ctc_items",
     "ctc_curve",
     "digit_words",
@@ -502,6 +504,45 @@ def load_ctc_curve(
         return ctc_curve(enc, *course_ctc_items(max(recipe.budgets), progress), recipe, progress=progress)
 
     return _cached("ctc", settings, compute, progress)
+
+
+def against_course(
+    encoder: SpeechEncoder, *, workers: int | None = None, progress: bool = True
+) -> tuple[list[dict], list[dict]]:
+    """Fine-tune another pretrained ``encoder`` of the course's architecture exactly as notebook 12
+    fine-tunes the course's (:func:`load_ctc_curve`'s data and recipe). The scratch arm does not
+    depend on the pretrained weights, so notebook 12's cached one is reused and only ``encoder``'s
+    runs train. Returns ``(rows, course_rows)``: this encoder's curve and notebook 12's."""
+    from speechlm import pretrained
+
+    architecture = pretrained.RECIPES["hubert"].hubert.encoder
+    if encoder.config != architecture:
+        raise ValueError(
+            f"the encoder must have the course encoder's architecture to share its scratch arm: "
+            f"{architecture}, got {encoder.config}"
+        )
+    course = load_ctc_curve(progress=progress)
+    recipe = CTCCurveRecipe()
+    labelled, dev, test = course_ctc_items(max(recipe.budgets), progress)
+    rows = ctc_curve(
+        encoder, labelled, dev, test, recipe, scratch=course["rows"], workers=workers, progress=progress
+    )
+    return rows, course["rows"]
+
+
+def comparison_table(name: str, rows: Sequence[dict], course_rows: Sequence[dict]) -> str:
+    """Markdown: :func:`against_course`'s curve of encoder ``name`` beside the course encoder's."""
+    lines = [
+        f"| labeled utterances | CER {name} | CER course encoder | CER scratch | gain {name} "
+        "| gain course encoder |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r, b in zip(rows, course_rows, strict=True):
+        lines.append(
+            f"| {r['budget']} | {r['pretrained_cer']:.3f} | {b['pretrained_cer']:.3f} "
+            f"| {r['scratch_cer']:.3f} | {r['relative_gain']:+.0%} | {b['relative_gain']:+.0%} |"
+        )
+    return "\n".join(lines)
 
 
 def course_ctc_items(n_labelled: int, progress: bool = False) -> tuple[list, list, list]:

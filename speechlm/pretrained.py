@@ -66,6 +66,8 @@ class PretrainedRecipe:
         settings = asdict(self)
         if settings["objective"] == "hubert":  # HuBERT recipes keep the keys they had before the field
             del settings["objective"]
+        if settings["hubert"]["loss_on"] == "masked":  # likewise for the loss's frames
+            del settings["hubert"]["loss_on"]
         settings = json.dumps(settings, sort_keys=True, default=str)
         digest = hashlib.sha256(settings.encode()).hexdigest()[:12]
         return f"{self.name}-v{self.version}-{digest}"

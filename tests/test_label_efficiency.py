@@ -64,6 +64,34 @@ def test_markdown_table():
     assert table.splitlines()[2] == "| 25 | 0.450 | 0.600 | 0.900 | 1.000 | +25% |"
 
 
+def test_another_encoder_is_fine_tuned_against_the_course_curve_with_its_scratch_arm(monkeypatch):
+    from speechlm import pretrained
+
+    course_rows = [
+        {"budget": b, "pretrained_cer": 0.5, "scratch_cer": 0.6, "relative_gain": 1 / 6}
+        for b in (25, 50, 100)
+    ]
+    calls = {}
+    monkeypatch.setattr(label_efficiency, "load_ctc_curve", lambda progress: {"rows": course_rows})
+    monkeypatch.setattr(label_efficiency, "course_ctc_items", lambda n, progress: (["l"] * n, ["d"], ["t"]))
+
+    def fake_curve(encoder, labelled, dev, test, recipe, *, scratch, workers, progress):
+        calls.update(encoder=encoder, n=len(labelled), recipe=recipe, scratch=scratch, workers=workers)
+        return [{**r, "pretrained_cer": 0.45, "relative_gain": 0.25} for r in scratch]
+
+    monkeypatch.setattr(label_efficiency, "ctc_curve", fake_curve)
+    encoder = ssl.SpeechEncoder(pretrained.RECIPES["hubert"].hubert.encoder)
+    rows, course = label_efficiency.against_course(encoder, workers=2, progress=False)
+    assert calls == {"encoder": encoder, "n": 100, "recipe": label_efficiency.CTCCurveRecipe(),
+                     "scratch": course_rows, "workers": 2}  # fmt: skip
+    assert course == course_rows and [r["budget"] for r in rows] == [25, 50, 100]
+    table = label_efficiency.comparison_table("v", rows, course).splitlines()
+    assert table[0].startswith("| labeled utterances | CER v | CER course encoder |")
+    assert table[2] == "| 25 | 0.450 | 0.500 | 0.600 | +25% | +17% |" and len(table) == 5
+    with pytest.raises(ValueError, match="course encoder's architecture"):
+        label_efficiency.against_course(ssl.SpeechEncoder(SMALL), progress=False)
+
+
 def test_ctc_curve_compares_the_two_arms_fairly_and_in_parallel():
     items = _ctc_items()
     torch.manual_seed(0)
@@ -361,7 +389,7 @@ def test_pretraining_variants_change_only_what_is_asked(benchmark_module):
     course = pretrained.RECIPES["hubert"]
     args = SimpleNamespace(
         name="v", utterances=3000, steps=None, iteration2_steps=None, clusters=None, dropout=0.0,
-        objective="hubert",
+        objective="hubert", loss_on=None,
     )  # fmt: skip
     recipe = module.variant(args)
     assert recipe.name == "v" and recipe.key() != course.key() and recipe.objective == "hubert"
@@ -370,5 +398,28 @@ def test_pretraining_variants_change_only_what_is_asked(benchmark_module):
     assert recipe.hubert == replace(
         course.hubert, n_utterances=3000, encoder=replace(course.hubert.encoder, dropout=0.0)
     )
+    all_frames = module.variant(SimpleNamespace(**{**vars(args), "loss_on": "all"}))
+    assert all_frames.hubert == replace(recipe.hubert, loss_on="all") and all_frames.key() != recipe.key()
     with pytest.raises(SystemExit, match="must differ"):
         module.variant(SimpleNamespace(**{**vars(args), "name": "hubert"}))
+
+
+def test_oracle_targets_give_every_encoder_frame_its_phone(benchmark_module):
+    module = benchmark_module("oracle_targets")
+    # 1 s and 0.5 s of log-mel frames (10 ms): 50 and 25 encoder frames (20 ms)
+    mels = [torch.zeros(100, 80), torch.zeros(50, 80)]
+    utts = [
+        SimpleNamespace(phones=[("h", 0.1, 0.3), ("a", 0.3, 0.6)]),
+        SimpleNamespace(phones=[("a", 0.0, 0.2), ("z", 0.2, 0.5)]),
+    ]
+    targets, inventory = module.phone_targets(utts, mels)
+    assert inventory == ["a", "h", "sil", "z"]
+    lengths = [int(ssl.encoder_lengths(torch.tensor(len(m)))) for m in mels]
+    assert [len(t) for t in targets] == lengths and all(t.dtype == np.int64 for t in targets)
+    first = np.array(inventory)[targets[0]]
+    assert (first[:5] == "sil").all() and (first[5:15] == "h").all() and (first[15:30] == "a").all()
+    assert (first[30:] == "sil").all()
+    second = np.array(inventory)[targets[1]]
+    assert (second[:10] == "a").all() and (second[10:25] == "z").all() and (second[25:] == "sil").all()
+    with pytest.raises(ValueError, match="steps must be positive"):
+        module.pretrain_on_phones("masked", steps=-1)

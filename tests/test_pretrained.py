@@ -80,9 +80,31 @@ def test_cache_key_changes_with_any_setting_and_version():
     # the objective is in the key of a contrastive recipe; HuBERT recipes kept the key they had before
     # the field existed, so the course's cached encoder stays valid
     assert replace(TINY, objective="wav2vec2").key() != TINY.key()
+    # the loss's frames likewise: in the key only when they are not HuBERT's masked ones
+    assert replace(TINY, hubert=replace(TINY.hubert, loss_on="all")).key() != TINY.key()
+    assert replace(TINY, hubert=replace(TINY.hubert, loss_on="masked")).key() == TINY.key()
     assert pretrained.cache_path("hubert").name == "hubert-v2-ee14b59c226f.pt"
     with pytest.raises(ValueError, match="objective must be one of"):
         replace(TINY, objective="bert")
+    with pytest.raises(ValueError, match="loss_on must be"):
+        HubertRecipe(loss_on="unmasked")
+
+
+def test_all_frames_recipe_scores_every_frame_in_both_iterations(fake_corpus, monkeypatch):
+    from speechlm.ssl import pretrain
+
+    built = []
+
+    class Recorded(ssl.HuBERT):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self.loss_on)
+
+    monkeypatch.setattr(pretrain, "HuBERT", Recorded)
+    recipe = replace(TINY, name="tiny-all", hubert=replace(TINY.hubert, loss_on="all"))
+    encoder = pretrained.load(recipe, progress=False)
+    assert built == ["all", "all"] and encoder.config == TINY.hubert.encoder
+    assert pretrained.cache_path(recipe) != pretrained.cache_path(TINY)
 
 
 def test_contrastive_recipe_trains_the_same_encoder_with_wav2vec2(fake_corpus):

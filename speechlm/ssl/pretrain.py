@@ -45,6 +45,11 @@ class HubertRecipe:
     warmup_steps: int = 200
     max_kmeans_frames: int = 100_000  # frames sampled to fit k-means
     seed: int = 0
+    loss_on: str = "masked"  # "masked" (HuBERT's choice) or "all": frames scored by the loss
+
+    def __post_init__(self):
+        if self.loss_on not in ("masked", "all"):
+            raise ValueError(f"loss_on must be 'masked' or 'all', got {self.loss_on!r}")
 
 
 def warmup_linear_decay(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
@@ -101,7 +106,7 @@ def pretrain_hubert(audios: Sequence[np.ndarray], recipe: HubertRecipe, *, progr
         mfcc, recipe.n_clusters, seed=recipe.seed, max_frames=recipe.max_kmeans_frames
     )
     torch.manual_seed(recipe.seed)
-    model = HuBERT(recipe.n_clusters, recipe.encoder)
+    model = HuBERT(recipe.n_clusters, recipe.encoder, loss_on=recipe.loss_on)
     history = _train(model, mels, targets, recipe, recipe.steps, progress, recipe.seed)
     info = {"accuracy_it1": _last_accuracy(model, mels, targets), "time_s": history.time_s}
     if recipe.iteration2_steps > 0:
@@ -114,7 +119,7 @@ def pretrain_hubert(audios: Sequence[np.ndarray], recipe: HubertRecipe, *, progr
         )
         encoder_state = model.encoder.state_dict()
         torch.manual_seed(recipe.seed + 1)
-        model = HuBERT(recipe.n_clusters, recipe.encoder)
+        model = HuBERT(recipe.n_clusters, recipe.encoder, loss_on=recipe.loss_on)
         model.encoder.load_state_dict(encoder_state)
         history2 = _train(model, mels, targets, recipe, recipe.iteration2_steps, progress, recipe.seed + 1)
         info["accuracy_it2"] = _last_accuracy(model, mels, targets)
