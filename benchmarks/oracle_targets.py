@@ -1,12 +1,13 @@
 """How much could better targets give? The course's encoder pretrained on the true phones.
 
-HuBERT's paper (Hsu et al. 2021, section V) measures its k-means targets against a topline: the
-same masked prediction with the frame's phone from a forced alignment as the target. This script
+HuBERT's paper (Hsu et al. 2021) measures its k-means targets against a supervised topline: the
+same masked prediction with phonetic units from a forced alignment as the targets. This script
 does that on the course's data: the course's HuBERT recipe (the same 1,000 training utterances,
-encoder, masking, optimiser, seed and 500 + 250 updates) with every 20 ms frame's eSpeak phone as
-its target instead of a k-means unit, then notebook 12's CTC fine-tuning (the same labelled
-utterances, head, steps, learning rate and freezing). The scratch arm does not depend on
-pretraining, so it is read from notebook 12's cached curve, as ``pretraining_variants.py`` does::
+encoder, masking, optimiser and seed; its 500 + 250 updates in one run of 750) with every 20 ms
+frame's eSpeak phone as its target instead of a k-means unit, then notebook 12's CTC fine-tuning
+(the same labelled utterances, head, steps, learning rate and freezing). The scratch arm does not
+depend on pretraining, so it is read from notebook 12's cached curve, as
+``pretraining_variants.py`` does::
 
     python benchmarks/oracle_targets.py            # masked prediction of phones (HuBERT's topline)
     python benchmarks/oracle_targets.py --loss-on all   # every frame scored: supervised phone training
@@ -14,7 +15,7 @@ pretraining, so it is read from notebook 12's cached curve, as ``pretraining_var
 
 The phone alignments are labels the self-supervised recipes never see (they are the corpus's
 synthesis alignments), so this is not a recipe for the course: it is the ceiling of what better
-units could pass on to fine-tuning at this encoder size, pretraining budget and fine-tuning recipe.
+units could pass on to fine-tuning at this encoder size, number of updates and fine-tuning recipe.
 About 5 minutes of pretraining and 5 of fine-tuning on the 2-core machine; the encoder is cached
 under the benchmarks' cache folder, keyed by the recipe and the options.
 """
