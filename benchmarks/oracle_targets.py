@@ -17,24 +17,22 @@ The phone alignments are labels the self-supervised recipes never see (they are 
 synthesis alignments), so this is not a recipe for the course: it is the ceiling of what better
 units could pass on to fine-tuning at this encoder size, number of updates and fine-tuning recipe.
 About 5 minutes of pretraining and 5 of fine-tuning on the 2-core machine; the encoder is cached
-under the benchmarks' cache folder, keyed by the recipe and the options.
+under the benchmarks' cache folder, named by the options and the course recipe's key.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import time
-from dataclasses import asdict
 
 import numpy as np
 import torch
 
 from speechlm import corpus, label_efficiency, pretrained, units
 from speechlm.ssl import ENCODER_FRAME_RATE_HZ, HuBERT, SpeechEncoder, encoder_lengths, log_mel_features
+from speechlm.ssl.hubert import LOSS_ON, check_loss_on
 from speechlm.ssl.pretrain import _train
-from speechlm.utils import cache_dir
+from speechlm.utils import atomic_path, cache_dir
 
 
 def phone_targets(utterances, mels) -> tuple[list[np.ndarray], list[str]]:
@@ -54,12 +52,11 @@ def pretrain_on_phones(loss_on: str, steps: int | None = None, progress: bool = 
     ``(encoder state dict, info)``, cached."""
     course = pretrained.RECIPES["hubert"]
     h = course.hubert
+    check_loss_on(loss_on)
     steps = steps or h.steps + h.iteration2_steps
     if steps < 1:
         raise ValueError(f"steps must be positive, got {steps}")
-    settings = {"recipe": asdict(course), "loss_on": loss_on, "targets": "phones", "steps": steps}
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    path = cache_dir("benchmarks") / f"oracle-phones-{loss_on}-{steps}-{key}.pt"
+    path = cache_dir("benchmarks") / f"oracle-phones-{loss_on}-{steps}-{course.key()}.pt"
     if path.exists():
         saved = torch.load(path, weights_only=True)
         return saved["state"], saved["info"]
@@ -71,15 +68,14 @@ def pretrain_on_phones(loss_on: str, steps: int | None = None, progress: bool = 
     history = _train(model, mels, targets, h, steps, progress, h.seed)
     info = {"phones": float(len(inventory)), "train_loss": history.train_loss[-1], "time_s": history.time_s}
     state = model.encoder.state_dict()
-    partial = path.with_suffix(".partial")
-    torch.save({"state": state, "info": info}, partial)
-    partial.replace(path)  # whole or not at all
+    with atomic_path(path) as tmp:  # whole or not at all
+        torch.save({"state": state, "info": info}, tmp)
     return state, info
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--loss-on", default="masked", choices=("masked", "all"),
+    p.add_argument("--loss-on", default="masked", choices=LOSS_ON,
                    help="masked: HuBERT's topline; all: every frame's phone (supervised)")  # fmt: skip
     p.add_argument("--steps", type=int, default=None, help="pretraining updates (course: 500 + 250)")
     p.add_argument("--workers", type=int, default=None)

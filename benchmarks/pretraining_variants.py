@@ -34,6 +34,7 @@ import torch
 
 from speechlm import label_efficiency, pretrained
 from speechlm.ssl import SpeechEncoder
+from speechlm.ssl.hubert import LOSS_ON
 
 
 def variant(args) -> pretrained.PretrainedRecipe:
@@ -63,7 +64,7 @@ def main(argv=None) -> None:
     p.add_argument("--iteration2-steps", type=int, help="iteration-2 steps (course: 250)")
     p.add_argument("--clusters", type=int, help="k-means units of both iterations (course: 100)")
     p.add_argument("--dropout", type=float, help="encoder dropout while pretraining (course: 0.1)")
-    p.add_argument("--loss-on", choices=("masked", "all"), help="frames HuBERT's loss scores (masked)")
+    p.add_argument("--loss-on", choices=LOSS_ON, help="frames HuBERT's loss scores (masked)")
     p.add_argument("--objective", default="hubert", choices=pretrained.OBJECTIVES,
                    help="wav2vec2: contrastive, for steps + iteration-2 steps updates")  # fmt: skip
     p.add_argument("--workers", type=int, default=None)

@@ -45,6 +45,10 @@ __all__ = [
 
 OBJECTIVES = ("hubert", "wav2vec2")  # pretrain_hubert, pretrain_wav2vec2
 
+# Settings added after encoders were cached, with the value that trains as before: left out of a
+# recipe's key while they hold it, so that every cached encoder keeps its key.
+_ADDED_SETTINGS = {("objective",): "hubert", ("hubert", "loss_on"): "masked"}
+
 
 @dataclass(frozen=True)
 class PretrainedRecipe:
@@ -64,10 +68,12 @@ class PretrainedRecipe:
 
     def key(self) -> str:
         settings = asdict(self)
-        if settings["objective"] == "hubert":  # HuBERT recipes keep the keys they had before the field
-            del settings["objective"]
-        if settings["hubert"]["loss_on"] == "masked":  # likewise for the loss's frames
-            del settings["hubert"]["loss_on"]
+        for (*parents, name), before in _ADDED_SETTINGS.items():
+            owner = settings
+            for parent in parents:
+                owner = owner[parent]
+            if owner[name] == before:
+                del owner[name]
         settings = json.dumps(settings, sort_keys=True, default=str)
         digest = hashlib.sha256(settings.encode()).hexdigest()[:12]
         return f"{self.name}-v{self.version}-{digest}"

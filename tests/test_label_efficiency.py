@@ -423,3 +423,5 @@ def test_oracle_targets_give_every_encoder_frame_its_phone(benchmark_module):
     assert (second[:10] == "a").all() and (second[10:25] == "z").all() and (second[25:] == "sil").all()
     with pytest.raises(ValueError, match="steps must be positive"):
         module.pretrain_on_phones("masked", steps=-1)
+    with pytest.raises(ValueError, match="loss_on must be"):
+        module.pretrain_on_phones("unmasked")

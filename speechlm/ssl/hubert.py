@@ -29,7 +29,9 @@ from speechlm.batching import pad_sequences
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
 from speechlm.ssl.masking import DEFAULT_SPAN_LENGTH, DEFAULT_START_PROB, mask_spans
 
-__all__ = ["IGNORE", "HuBERT", "collate_targets", "cosine_logits", "layer_features"]
+__all__ = ["IGNORE", "LOSS_ON", "HuBERT", "collate_targets", "cosine_logits", "layer_features"]
+
+LOSS_ON = ("masked", "all")  # the frames the loss scores: the masked ones (HuBERT's choice) or every one
 
 IGNORE = -100  # target value of padded frames
 
@@ -48,6 +50,12 @@ def cosine_logits(projected: torch.Tensor, embeddings: torch.Tensor, temperature
     """``cos(projected_t, embeddings_c) / temperature``: ``(..., dim)`` and ``(n_clusters, dim)`` give
     ``(..., n_clusters)``."""
     return F.normalize(projected, dim=-1) @ F.normalize(embeddings, dim=-1).T / temperature
+
+
+def check_loss_on(loss_on: str) -> None:
+    """Raise ``ValueError`` unless ``loss_on`` is one of :data:`LOSS_ON`."""
+    if loss_on not in LOSS_ON:
+        raise ValueError(f"loss_on must be 'masked' or 'all', got {loss_on!r}")
 
 
 class HuBERT(nn.Module):
@@ -71,8 +79,7 @@ class HuBERT(nn.Module):
         loss_on: str = "masked",
     ):
         super().__init__()
-        if loss_on not in ("masked", "all"):
-            raise ValueError(f"loss_on must be 'masked' or 'all', got {loss_on!r}")
+        check_loss_on(loss_on)
         if n_clusters < 2:
             raise ValueError(f"n_clusters must be at least 2, got {n_clusters}")
         self.encoder = SpeechEncoder(config)

@@ -23,7 +23,7 @@ import torch
 from speechlm import units
 from speechlm.ssl.encoder import EncoderConfig
 from speechlm.ssl.features import log_mel_features, mfcc_features
-from speechlm.ssl.hubert import HuBERT, collate_targets, layer_features
+from speechlm.ssl.hubert import HuBERT, check_loss_on, collate_targets, layer_features
 from speechlm.ssl.wav2vec2 import Wav2Vec2
 from speechlm.train import fit
 
@@ -48,8 +48,7 @@ class HubertRecipe:
     loss_on: str = "masked"  # "masked" (HuBERT's choice) or "all": frames scored by the loss
 
     def __post_init__(self):
-        if self.loss_on not in ("masked", "all"):
-            raise ValueError(f"loss_on must be 'masked' or 'all', got {self.loss_on!r}")
+        check_loss_on(self.loss_on)
 
 
 def warmup_linear_decay(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
