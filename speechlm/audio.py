@@ -1,12 +1,13 @@
 """Audio files and arrays, with a clear error for every kind of bad input.
 
-``load`` reads with ``soundfile`` (WAV, FLAC, OGG...), ``save`` writes
-atomically, ``resample`` uses a polyphase filter, ``to_mono`` and
-``normalize`` do what they say. Arrays are float32 in [-1, 1], shape
-``(num_samples,)`` for mono or ``(num_samples, channels)`` (soundfile's
-layout). Every check raises :class:`AudioError` (a ``ValueError``) with a
-message that says what was wrong and how to fix it; a missing file raises
-``FileNotFoundError``. Introduced in notebook 00.
+``load`` reads with ``soundfile`` (WAV, FLAC, OGG...) and refuses a file cut
+short, ``save`` writes ``.wav``, ``.flac`` or ``.ogg`` (Vorbis) atomically,
+``resample`` uses a polyphase filter, ``to_mono`` and ``normalize`` do what
+they say. Arrays are float32 in [-1, 1], shape ``(num_samples,)`` for mono or
+``(num_samples, channels)`` (soundfile's layout). Every check raises
+:class:`AudioError` (a ``ValueError``) with a message that says what was wrong
+and how to fix it; a missing file raises ``FileNotFoundError`` and a path that
+is not a ``str`` or ``os.PathLike`` raises ``TypeError``. Introduced in notebook 00.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 __all__ = [
     "MAX_SAMPLE_RATE",
     "MIN_SAMPLE_RATE",
+    "SAVE_FORMATS",
     "AudioError",
     "check_audio",
     "check_sample_rate",
@@ -32,10 +34,57 @@ __all__ = [
 
 MIN_SAMPLE_RATE = 4000
 MAX_SAMPLE_RATE = 192000
+# suffix -> (soundfile format, default subtype): what ``save`` writes, and what the folder corpus reads
+SAVE_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
 
 
 class AudioError(ValueError):
-    """Bad audio: unreadable, empty, non-finite, wrong type, wrong shape, too short, bad rate."""
+    """Bad audio: unreadable, truncated, empty, non-finite, wrong type, wrong shape, too short, bad rate."""
+
+
+def _check_path(path, what: str) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{what} needs the path of an audio file (a str or pathlib.Path), got {path!r:.80}")
+    return Path(path)
+
+
+def _as_array(audio, name: str) -> np.ndarray:
+    """``np.asarray(audio)``, with an :class:`AudioError` that says how to fix what NumPy refuses."""
+    try:
+        return np.asarray(audio)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        if hasattr(audio, "detach"):  # a torch tensor that requires grad or lives on a GPU
+            fix = "call .detach().cpu().numpy() on the tensor first"
+        else:
+            fix = (
+                "pass an array of shape (num_samples,) or (num_samples, channels); "
+                "a list of lists needs rows of equal length"
+            )
+        raise AudioError(f"{name} cannot be read as an array of samples ({exc}): {fix}") from exc
+
+
+def _wav_header_frames(path: Path) -> int | None:
+    """The number of frames a RIFF/WAVE header declares (data chunk size / block align), else None.
+
+    libsndfile silently shortens a WAV whose data chunk runs past the end of the
+    file, so a partial download would look like a short, complete recording.
+    """
+    block_align = 0
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        while len(chunk := f.read(8)) == 8:
+            size = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                streamed = size in (0, 0xFFFFFFFF)  # a placeholder some streaming writers leave
+                return None if streamed or not block_align else size // block_align
+            if chunk[:4] == b"fmt ":
+                block_align = int.from_bytes(f.read(size)[12:14], "little")
+                f.seek(size % 2, os.SEEK_CUR)
+            else:
+                f.seek(size + size % 2, os.SEEK_CUR)
+    return None
 
 
 def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
@@ -60,13 +109,14 @@ def check_audio(
 ) -> np.ndarray:
     """Validate an array of samples and return it as float32.
 
-    Raises :class:`AudioError` for integer samples (int16 read without
+    Raises :class:`AudioError` for what is not an array of numbers (a ragged
+    list, a tensor that requires grad), integer samples (int16 read without
     scaling), floats far outside [-1, 1] (int16 values stored as floats),
     NaN or inf, an empty array, more than one channel when ``mono``, and
     fewer than ``min_samples`` samples (e.g. one analysis frame: 400 samples
     = 25 ms at 16 kHz; ``sample_rate`` is only used to say it in ms).
     """
-    arr = np.asarray(audio)
+    arr = _as_array(audio, name)
     if arr.dtype.kind in "iu":
         scale = 2 ** (8 * arr.dtype.itemsize - 1)
         raise AudioError(
@@ -74,7 +124,9 @@ def check_audio(
             f"use audio.astype(np.float32) / {scale}"
         )
     if arr.dtype.kind != "f":
-        raise AudioError(f"{name} must be an array of float samples, got dtype {arr.dtype}")
+        raise AudioError(
+            f"{name} must be an array of float samples, got {type(audio).__name__} with dtype {arr.dtype}"
+        )
     if arr.ndim == 0 or arr.size == 0:
         raise AudioError(f"{name} is empty (shape {arr.shape}): there are no samples")
     if arr.ndim > 2:
@@ -110,11 +162,13 @@ def load(path, *, sample_rate: int | None = None, mono: bool = True) -> tuple[np
 
     ``audio`` is float32 in [-1, 1], shape ``(num_samples,)`` when ``mono``
     (channels averaged), else ``(num_samples, channels)``. With
-    ``sample_rate`` the audio is resampled to that rate.
+    ``sample_rate`` the audio is resampled to that rate. A file that holds
+    fewer samples than its header declares (a partial download) raises
+    :class:`AudioError` rather than loading the part that is there.
     """
     import soundfile as sf
 
-    path = Path(path)
+    path = _check_path(path, "audio.load")
     if not path.exists():
         raise FileNotFoundError(f"no audio file at {path}")
     if path.is_dir():
@@ -122,7 +176,9 @@ def load(path, *, sample_rate: int | None = None, mono: bool = True) -> tuple[np
     if path.stat().st_size == 0:
         raise AudioError(f"{path} is an empty file (0 bytes)")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            declared, rate = f.frames, f.samplerate
+            data = f.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioError(
             f"could not read {path} as audio ({exc}); is it really a WAV, FLAC or OGG file? "
@@ -130,6 +186,13 @@ def load(path, *, sample_rate: int | None = None, mono: bool = True) -> tuple[np
         ) from exc
     if data.shape[0] == 0:
         raise AudioError(f"{path} holds no samples (a header without audio)")
+    declared = max(declared, _wav_header_frames(path) or 0)
+    if data.shape[0] < declared:
+        raise AudioError(
+            f"{path} is truncated: its header declares {declared} samples but the file holds only "
+            f"{data.shape[0]} ({data.shape[0] / rate:.2f} of {declared / rate:.2f} s at {rate} Hz); "
+            "a partial download or an interrupted export? download or export it again"
+        )
     check_sample_rate(rate, name=f"sample rate of {path.name}")
     audio = check_audio(data, mono=False, name=str(path))
     if mono:
@@ -140,20 +203,37 @@ def load(path, *, sample_rate: int | None = None, mono: bool = True) -> tuple[np
     return audio, int(rate)
 
 
-def save(path, audio, sample_rate: int, *, subtype: str = "PCM_16") -> Path:
-    """Write ``audio`` (float in [-1, 1]) to ``path`` atomically; the format follows the suffix."""
+def save(path, audio, sample_rate: int, *, subtype: str | None = None) -> Path:
+    """Write ``audio`` (float in [-1, 1]) to ``path`` atomically; the format follows the suffix.
+
+    ``.wav`` and ``.flac`` are written as 16-bit PCM and ``.ogg`` as Vorbis
+    (:data:`SAVE_FORMATS`) unless ``subtype`` names another encoding that
+    soundfile supports for the format (e.g. ``"FLOAT"`` for WAV). Other
+    suffixes (``.mp3``...) raise :class:`AudioError`: save a ``.wav`` and convert it.
+    """
     import soundfile as sf
 
     from speechlm.utils import atomic_path
 
+    path = _check_path(path, "audio.save")
+    suffix = path.suffix.lower()
+    if suffix not in SAVE_FORMATS:
+        what = repr(suffix) if suffix else "a name without a suffix"
+        raise AudioError(
+            f"cannot save {path}: audio.save writes .wav, .flac or .ogg (Vorbis), not {what}; "
+            f"save a .wav and convert it, e.g. ffmpeg -i {path.stem}.wav {path.name}"
+        )
+    fmt, default = SAVE_FORMATS[suffix]
+    subtype = default if subtype is None else subtype
+    if not sf.check_format(fmt, subtype):
+        raise AudioError(
+            f"cannot save {path}: {fmt} files cannot hold subtype {subtype!r}; "
+            f"choose one of {sorted(sf.available_subtypes(fmt))} or leave subtype=None ({default})"
+        )
     rate = check_sample_rate(sample_rate)
     arr = check_audio(audio, mono=False)
     if float(np.max(np.abs(arr))) > 1.0 and subtype.startswith("PCM"):
         raise AudioError(f"samples up to {np.max(np.abs(arr)):g} would clip in {subtype}: normalize first")
-    path = Path(path)
-    fmt = path.suffix.lstrip(".").upper()
-    if fmt not in sf.available_formats():
-        raise AudioError(f"cannot save {path}: unknown audio format {path.suffix!r}; use .wav or .flac")
     with atomic_path(path) as tmp:
         sf.write(os.fspath(tmp), arr, rate, subtype=subtype, format=fmt)
     return path
@@ -165,7 +245,7 @@ def to_mono(audio) -> np.ndarray:
     A ``(channels, num_samples)`` array (torchaudio's layout) with at most 8
     channels and more samples than channels is recognised and averaged too.
     """
-    arr = np.asarray(audio)
+    arr = _as_array(audio, "audio")
     if arr.ndim == 1:
         return check_audio(arr)
     if arr.ndim == 2 and arr.shape[0] <= 8 < arr.shape[1]:

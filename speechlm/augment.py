@@ -20,8 +20,10 @@ import numpy as np
 from scipy.signal import lfilter
 
 from speechlm.audio import AudioError, check_audio, check_sample_rate
+from speechlm.corpus.augment import SNR_RANGE_DB, check_snr_db
 
 __all__ = ["add_noise", "babble", "change_speed", "noise_like", "noisy_utterances", "shift_pitch", "snr_db"]
+__all__ += ["SNR_RANGE_DB"]
 
 NOISE_TYPES = ("white", "pink", "babble")
 # a 1/f ("pink") filter: J. O. Smith's three-pole, three-zero approximation (as in speechlm.corpus.augment)
@@ -109,16 +111,12 @@ def add_noise(audio, snr_db: float, *, noise="white", rng=None) -> np.ndarray:
     SNR = 10 log10(sum(audio^2) / sum(scaled_noise^2)), the noise being
     ``"white"`` (Gaussian), ``"pink"`` (1/f power), ``"babble"`` (see
     :func:`babble`) or an array of recorded noise (tiled and cropped from a
-    random start). ``rng``: a ``np.random.Generator``, a seed, or None. Returns
-    float32 ``audio + scaled_noise``, which may exceed [-1, 1] at low SNR.
+    random start). ``rng``: a ``np.random.Generator``, a seed, or None. ``snr_db``
+    lies in :data:`SNR_RANGE_DB` (-20..80 dB). Returns float32
+    ``audio + scaled_noise``, which may exceed [-1, 1] at low SNR.
     """
     x = _mono(audio)
-    if isinstance(snr_db, bool) or not isinstance(snr_db, int | float | np.integer | np.floating):
-        raise ValueError(f"snr_db must be a number of dB, got {type(snr_db).__name__} {snr_db!r}")
-    if not math.isfinite(snr_db):
-        raise ValueError(
-            f"snr_db must be a finite number of dB, got {snr_db}; for clean audio skip add_noise"
-        )
+    snr_db = check_snr_db(snr_db)
     signal_energy = float(np.sum(x**2))
     if signal_energy == 0.0:
         raise AudioError("audio is silent (every sample is 0): the SNR of silence is undefined")
@@ -133,6 +131,7 @@ def add_noise(audio, snr_db: float, *, noise="white", rng=None) -> np.ndarray:
 def noisy_utterances(utterances, snr_db: float, *, noise="white", seed: int = 0) -> list:
     """Copies of corpus utterances (``.audio``) with :func:`add_noise` at ``snr_db``; utterance ``i``'s
     noise is seeded with ``[seed, i]``, so a noisy test set is reproducible. The originals are untouched."""
+    check_snr_db(snr_db)
     return [
         dataclasses.replace(
             u, audio=add_noise(u.audio, snr_db, noise=noise, rng=np.random.default_rng([seed, i]))

@@ -5,6 +5,8 @@
 ``course time``     execute notebooks headless and record run time and headline
 ``corpus ...``      build, describe or speak the embedded corpus (see ``python -m speechlm corpus -h``)
 ``pretrain ...``    pretrain an encoder from a YAML config, also under torchrun (``pretrain -h``)
+``cache build``     build the course's shared artefacts once, e.g. for a class (``--only corpus encoder``)
+``cache info``      list what is cached where (writable and shared caches), with sizes
 """
 
 from __future__ import annotations
@@ -37,6 +39,22 @@ def _course(args: argparse.Namespace) -> int:
     raise AssertionError(args.action)
 
 
+def _cache(args: argparse.Namespace) -> int:
+    from speechlm import course_cache
+
+    try:
+        if args.action == "build":
+            course_cache.build(args.only, progress=not args.quiet)
+        print(course_cache.describe())
+    except course_cache.UnknownArtefactError as error:
+        print(f"cache {args.action}: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a cache folder that cannot be written or is not a folder
+        print(f"cache {args.action}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m speechlm", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -47,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     course_parser.set_defaults(func=_course)
     commands.add_parser("corpus", help="build, describe or speak the embedded corpus")
+    cache_parser = commands.add_parser(
+        "cache",
+        help="build the course's shared artefacts once (for a class) or list what is cached",
+        description="build: the embedded-corpus splits, pretrained encoder, recogniser and label-efficiency "
+        "curves into SPEECHLM_CACHE (about 25 minutes on 2 cores); info: what is cached where.",
+    )
+    cache_parser.add_argument("action", choices=["build", "info"])
+    cache_parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="with `build`: only these (corpus, encoder, asr, curves)"
+    )
+    cache_parser.add_argument("--quiet", action="store_true", help="with `build`: no progress output")
+    cache_parser.set_defaults(func=_cache)
     return parser
 
 

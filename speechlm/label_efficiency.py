@@ -18,7 +18,8 @@ recipes tried.
 
 :func:`load_ctc_curve` and :func:`load_shots_curve` compute the curves of the course's pretrained
 encoder on the embedded corpus on first use (minutes; in two processes where two cores exist) and
-cache the numbers as JSON, keyed by every setting and by the encoder's own cache key.
+cache the numbers as JSON, keyed by every setting and by the encoder's own cache key (a class's
+shared cache, ``$SPEECHLM_SHARED_CACHE``, is read too).
 """
 
 from __future__ import annotations
@@ -26,19 +27,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import multiprocessing
-import os
-import sys
 import time
+import warnings
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences
 from speechlm.ctc import CharVocab
@@ -55,7 +52,8 @@ from speechlm.finetune import (
 )
 from speechlm.ssl.encoder import SpeechEncoder
 from speechlm.ssl.features import log_mel_features
-from speechlm.utils import atomic_write_text, cache_dir
+from speechlm.utils import atomic_write_text, cache_dir, find_cached
+from speechlm.workers import default_workers, run_jobs
 
 __all__ = [
     "CTCCurveRecipe",
@@ -181,23 +179,6 @@ def _grid(arm: str, recipe) -> tuple[float, ...]:
     return recipe.encoder_lrs[:1] if _freeze_steps(arm, recipe) >= recipe.steps else recipe.encoder_lrs
 
 
-def _run_jobs(fn, jobs: list[dict], workers: int, progress: bool, desc: str) -> list[dict]:
-    """Run ``fn`` on every job, in ``workers`` processes (one torch thread each) when > 1."""
-    if workers <= 1:
-        return [fn(job) for job in tqdm(jobs, desc=desc, disable=not progress, leave=False)]
-    jobs = [{**job, "threads": 1} for job in jobs]
-    # fork on Linux (works from scripts without a __main__ guard, and from notebooks); spawn elsewhere
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(tqdm(pool.map(fn, jobs), total=len(jobs), desc=desc, disable=not progress, leave=False))
-
-
-def _default_workers() -> int:
-    return max(
-        1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    )
-
-
 def ctc_curve(
     encoder: SpeechEncoder,
     labelled: Sequence[ASRItem],
@@ -230,7 +211,7 @@ def ctc_curve(
             f"scratch rows are for budgets {[r['budget'] for r in scratch]}, not {list(recipe.budgets)}"
         )
     arms = ("pretrained",) if scratch is not None else ("scratch", "pretrained")
-    workers = _default_workers() if workers is None else workers
+    workers = default_workers() if workers is None else workers
     state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
     base = {"config": encoder.config, "state": state, "recipe": recipe, "dev": list(dev), "test": list(test)}
     jobs = [
@@ -239,7 +220,7 @@ def ctc_curve(
         for arm in arms  # the slower arm first, so that two workers finish together
         for lr in _grid(arm, recipe)
     ]
-    runs = _run_jobs(_ctc_job, jobs, workers, progress, "label-efficiency curve (CTC)")
+    runs = run_jobs(_ctc_job, jobs, workers, progress, "label-efficiency curve (CTC)")
     rows = []
     for i, budget in enumerate(recipe.budgets):
         row = {"budget": budget}
@@ -426,7 +407,7 @@ def shots_curve(
         if not len(mels) or len(mels) != len(labels):
             raise ValueError(f"{name}: need as many log-mel tensors as labels, and at least one")
     num_classes = int(max(max(train[1]), max(dev[1]), max(test[1]))) + 1
-    workers = _default_workers() if workers is None else workers
+    workers = default_workers() if workers is None else workers
     state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
     base = {
         "config": encoder.config,
@@ -449,7 +430,7 @@ def shots_curve(
                         **base, "arm": arm, "shots": shots, "draw": draw, "lr": lr,
                         "train_mels": [train[0][i] for i in idx], "train_labels": [train[1][i] for i in idx],
                     })  # fmt: skip
-    runs = _run_jobs(_shots_job, jobs, workers, progress, "label-efficiency curve (digit words)")
+    runs = run_jobs(_shots_job, jobs, workers, progress, "label-efficiency curve (digit words)")
     rows = []
     counts = np.bincount(np.asarray(test[1]), minlength=num_classes)
     for shots in recipe.shots:
@@ -472,20 +453,58 @@ def shots_curve(
 # ------------------------------------------------------------------------- cached, embedded corpus
 
 # The embedded-corpus data behind the cached curves (changing them changes the cache key).
-_CTC_DATA = {"corpus_seed": 0, "n_dev": 60, "n_test": 120}
-_SHOTS_DATA = {"corpus_seed": 0, "n_train": 600, "n_dev": 200, "n_test": 300}
+CTC_DATA = {"corpus_seed": 0, "n_dev": 60, "n_test": 120}
+SHOTS_DATA = {"corpus_seed": 0, "n_train": 600, "n_dev": 200, "n_test": 300}
 
 
 def _cached(kind: str, settings: dict, compute, progress: bool) -> dict:
+    """``{"rows": compute(), "settings", "seconds"}``, cached as JSON under a name that hashes the
+    ``settings``: read from the user's cache or a shared one (``$SPEECHLM_SHARED_CACHE``, built once
+    by an instructor), else computed and written atomically to the user's cache. A damaged file is
+    reported by path (a warning) and computed again."""
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    path = cache_dir("results") / f"label-efficiency-{kind}-v{VERSION}-{digest}.json"
-    if path.exists():
-        return json.loads(path.read_text())
+    name = f"label-efficiency-{kind}-v{VERSION}-{digest}.json"
+    result = _read_cached(name, json.loads(json.dumps(settings, default=str)))
+    if result is not None:
+        return result
     start = time.perf_counter()
     result = {"rows": compute(), "settings": settings}
     result["seconds"] = time.perf_counter() - start
-    atomic_write_text(path, json.dumps(result, indent=1, default=str))
+    atomic_write_text(cache_dir("results") / name, json.dumps(result, indent=1, default=str))
     return result
+
+
+def _read_cached(name: str, settings: dict) -> dict | None:
+    """The cached result ``name`` (``settings`` as JSON gives them back), or None to compute it. A
+    damaged copy in the user's cache is deleted (then a shared cache may still have a good one); one
+    in a shared cache is ignored, and the result computed again shadows it."""
+    while (path := find_cached("results", name)) is not None:
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
+                raise ValueError('not a JSON object with a "rows" list')
+            if result.get("settings") != settings:
+                raise ValueError(f"its settings {result.get('settings')} are not {settings}")
+            return result
+        except (OSError, ValueError) as err:
+            problem = f"cannot use the cached label-efficiency curve {path} ({err})"
+        mine = path.parent == cache_dir("results", create=False)
+        if not mine:
+            warnings.warn(
+                f"{problem}: ignoring it and computing the curve again into {cache_dir('results')}; "
+                "ask whoever built the shared cache ($SPEECHLM_SHARED_CACHE) to rebuild it",
+                stacklevel=4,
+            )
+            return None
+        warnings.warn(
+            f"{problem}: deleting it, then reading a shared cache's copy or computing the curve again",
+            stacklevel=4,
+        )
+        try:
+            path.unlink()
+        except OSError:
+            return None  # the result computed again replaces it
+    return None
 
 
 def load_ctc_curve(
@@ -497,7 +516,7 @@ def load_ctc_curve(
     from speechlm import pretrained
 
     recipe = recipe or CTCCurveRecipe()
-    settings = {"recipe": asdict(recipe), "encoder": pretrained.cache_path(encoder).stem, **_CTC_DATA}
+    settings = {"recipe": asdict(recipe), "encoder": pretrained.cache_path(encoder).stem, **CTC_DATA}
 
     def compute():
         enc = pretrained.load(encoder, progress=progress)
@@ -552,12 +571,12 @@ def course_ctc_items(n_labelled: int, progress: bool = False) -> tuple[list, lis
     from speechlm import corpus
 
     vocab = CharVocab(ALPHABET)
-    seed = _CTC_DATA["corpus_seed"]
+    seed = CTC_DATA["corpus_seed"]
 
     def items(split, size):
         return prepare(corpus.load("embedded", split=split, size=size, seed=seed, progress=progress), vocab)
 
-    return items("train", n_labelled), items("dev", _CTC_DATA["n_dev"]), items("test", _CTC_DATA["n_test"])
+    return items("train", n_labelled), items("dev", CTC_DATA["n_dev"]), items("test", CTC_DATA["n_test"])
 
 
 def digit_words(
@@ -581,11 +600,11 @@ def load_shots_curve(
     from speechlm import pretrained
 
     recipe = recipe or ShotsRecipe()
-    settings = {"recipe": asdict(recipe), "encoder": pretrained.cache_path(encoder).stem, **_SHOTS_DATA}
+    settings = {"recipe": asdict(recipe), "encoder": pretrained.cache_path(encoder).stem, **SHOTS_DATA}
 
     def compute():
-        seed = _SHOTS_DATA["corpus_seed"]
-        data = [digit_words(s, _SHOTS_DATA[f"n_{s}"], seed, progress) for s in ("train", "dev", "test")]
+        seed = SHOTS_DATA["corpus_seed"]
+        data = [digit_words(s, SHOTS_DATA[f"n_{s}"], seed, progress) for s in ("train", "dev", "test")]
         return shots_curve(pretrained.load(encoder, progress=progress), *data, recipe, progress=progress)
 
     return _cached("shots", settings, compute, progress)

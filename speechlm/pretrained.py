@@ -7,15 +7,23 @@ utterances (notebooks 13, 15 and 16 transcribe speech with it).
 The first call pretrains it on the embedded corpus's unlabeled training split
 (minutes, with a progress bar) and saves the state dict in
 ``speechlm.utils.cache_dir("pretrained")``; later calls, in any notebook,
-load it in a second. The file name is the recipe's name, its version and a
-hash of every setting, so changing the recipe never serves a stale encoder.
-Checkpoints are written atomically and read with ``torch.load(weights_only=True)``.
+load it in a second, from there or from a shared read-only cache
+(``SPEECHLM_SHARED_CACHE``, see :func:`speechlm.utils.find_cached`). The file
+name is the recipe's name, its version and a hash of every setting, so
+changing the recipe never serves a stale encoder. Checkpoints are written
+atomically and read with ``torch.load(weights_only=True)``; a cached file that
+cannot be read (empty, truncated, not a checkpoint) is reported with a
+:class:`~speechlm.utils.CacheWarning` naming it and trained again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+import warnings
+import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,7 +35,7 @@ from speechlm.finetune import ALPHABET, CTCModel, FinetuneConfig, finetune_ctc, 
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
 from speechlm.ssl.features import SAMPLE_RATE, log_mel_features
 from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert, pretrain_wav2vec2
-from speechlm.utils import atomic_path, cache_dir
+from speechlm.utils import CacheWarning, atomic_path, cache_dir, find_cached
 
 __all__ = [
     "ASR",
@@ -35,6 +43,7 @@ __all__ = [
     "RECIPES",
     "ASRRecipe",
     "PretrainedRecipe",
+    "asr_cache_path",
     "cache_path",
     "load",
     "load_asr",
@@ -118,8 +127,42 @@ def _recipe(name: str | PretrainedRecipe) -> PretrainedRecipe:
 
 
 def cache_path(name: str | PretrainedRecipe) -> Path:
-    """Where the checkpoint of recipe ``name`` is (or will be) cached."""
-    return cache_dir("pretrained") / f"{_recipe(name).key()}.pt"
+    """Where the checkpoint of recipe ``name`` is written in the writable cache (creates no folder);
+    :func:`load` also finds it in a shared read-only cache."""
+    return cache_dir("pretrained", create=False) / f"{_recipe(name).key()}.pt"
+
+
+# What a damaged checkpoint raises in torch.load or while its tensors are put in place: empty or
+# truncated (EOFError, RuntimeError from the zip reader), not a checkpoint (UnpicklingError), or not
+# the expected dict (KeyError, TypeError, ValueError, and RuntimeError for mismatched shapes).
+_DAMAGED = (
+    EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError, TypeError, ValueError,
+    AttributeError, OSError,
+)  # fmt: skip
+
+
+def _cached_checkpoint(filename: str, what: str, build: Callable[[], dict], decode: Callable[[dict], object]):
+    """``decode`` of the cached checkpoint ``filename``; built with ``build``, saved and decoded when it
+    is missing or damaged (a damaged file is reported, never loaded)."""
+    found = find_cached("pretrained", filename)
+    target = cache_dir("pretrained", create=False) / filename
+    if found is not None:
+        try:
+            return decode(torch.load(found, map_location="cpu", weights_only=True))
+        except PermissionError:
+            raise
+        except _DAMAGED as error:
+            warnings.warn(
+                f"the cached {what} {found} cannot be read ({type(error).__name__}): it is damaged, "
+                f"perhaps by an interrupted copy or a full disk; training it again"
+                + ("" if found == target else f" into {target}"),
+                CacheWarning,
+                stacklevel=3,
+            )
+    state = build()
+    with atomic_path(target) as tmp:
+        torch.save(state, tmp)
+    return decode(torch.load(target, map_location="cpu", weights_only=True))
 
 
 def _training_audio(recipe: PretrainedRecipe) -> list[np.ndarray]:
@@ -132,37 +175,47 @@ def _training_audio(recipe: PretrainedRecipe) -> list[np.ndarray]:
     return [u.audio for u in utterances]
 
 
-def load(name: str | PretrainedRecipe = "hubert", *, progress: bool = True) -> SpeechEncoder:
-    """The pretrained encoder of recipe ``name`` in eval mode, trained and cached on first use."""
-    recipe = _recipe(name)
-    path = cache_path(recipe)
-    if not path.exists():
-        pretrain = pretrain_hubert if recipe.objective == "hubert" else pretrain_wav2vec2
-        encoder, info = pretrain(_training_audio(recipe), recipe.hubert, progress=progress)
-        state = {
-            "encoder": encoder.state_dict(),
-            "config": encoder.config.to_dict(),
-            "info": {k: float(v) for k, v in info.items()},
-            "key": recipe.key(),
-        }
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+def _pretrain_state(recipe: PretrainedRecipe, progress: bool) -> dict:
+    pretrain = pretrain_hubert if recipe.objective == "hubert" else pretrain_wav2vec2
+    encoder, info = pretrain(_training_audio(recipe), recipe.hubert, progress=progress)
+    return {
+        "encoder": encoder.state_dict(),
+        "config": encoder.config.to_dict(),
+        "info": {k: float(v) for k, v in info.items()},
+        "key": recipe.key(),
+    }
+
+
+def _encoder(state: dict) -> SpeechEncoder:
     encoder = SpeechEncoder(EncoderConfig(**state["config"]))
     encoder.load_state_dict(state["encoder"])
     return encoder.eval()
 
 
+def _info(state: dict) -> dict[str, float]:
+    return {str(k): float(v) for k, v in state["info"].items()}
+
+
+def load(name: str | PretrainedRecipe = "hubert", *, progress: bool = True) -> SpeechEncoder:
+    """The pretrained encoder of recipe ``name`` in eval mode, trained and cached on first use
+    (and trained again, with a CacheWarning, if its cached file is damaged)."""
+    recipe = _recipe(name)
+    return _cached_checkpoint(
+        f"{recipe.key()}.pt", "encoder", lambda: _pretrain_state(recipe, progress), _encoder
+    )
+
+
 def load_info(name: str | PretrainedRecipe = "hubert") -> dict[str, float]:
     """What the pretraining run measured (HuBERT: masked-prediction accuracy per iteration; wav2vec
     2.0: see :func:`~speechlm.ssl.pretrain.pretrain_wav2vec2`; time in s); the encoder must be
-    cached (call :func:`load` first)."""
-    path = cache_path(name)
-    if not path.exists():
+    cached (call :func:`load` first). A damaged cached file is reported and trained again."""
+    recipe = _recipe(name)
+    filename = f"{recipe.key()}.pt"
+    if find_cached("pretrained", filename) is None:
         raise FileNotFoundError(
-            f"recipe {_recipe(name).name!r} is not cached yet at {path}: call load() first"
+            f"recipe {recipe.name!r} is not cached yet at {cache_path(recipe)}: call load() first"
         )
-    return dict(torch.load(path, map_location="cpu", weights_only=True)["info"])
+    return _cached_checkpoint(filename, "encoder", lambda: _pretrain_state(recipe, True), _info)
 
 
 @dataclass(frozen=True)
@@ -233,27 +286,34 @@ def _labelled(recipe: ASRRecipe, vocab: CharVocab):
     return prepare(train, vocab), prepare(dev, vocab)
 
 
+def asr_cache_path(name: str | ASRRecipe = "ctc") -> Path:
+    """Where the recogniser of recipe ``name`` is written in the writable cache (creates no folder)."""
+    return cache_dir("pretrained", create=False) / f"{_asr_recipe(name).key()}.pt"
+
+
 def load_asr(name: str | ASRRecipe = "ctc", *, progress: bool = True) -> ASR:
-    """The recogniser of recipe ``name``, fine-tuned and cached on first use (then loaded in a second)."""
+    """The recogniser of recipe ``name``, fine-tuned and cached on first use (then loaded in a second;
+    fine-tuned again, with a CacheWarning, if its cached file is damaged)."""
     import time
 
     recipe = _asr_recipe(name)
-    path = cache_dir("pretrained") / f"{recipe.key()}.pt"
     vocab = CharVocab(ALPHABET)
-    if not path.exists():
+
+    def build() -> dict:
         encoder = load(recipe.encoder, progress=progress)
         train, dev = _labelled(recipe, vocab)
         start = time.perf_counter()
         model, info = finetune_ctc(encoder, train, dev, vocab, recipe.finetune, progress=progress)
-        state = {
+        return {
             "model": model.state_dict(),
             "config": model.encoder.config.to_dict(),
             "info": {"dev_cer": float(info["best_dev_cer"]), "time_s": time.perf_counter() - start},
             "key": recipe.key(),
         }
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model = CTCModel(SpeechEncoder(EncoderConfig(**state["config"])), len(vocab))
-    model.load_state_dict(state["model"])
-    return ASR(model, vocab, dict(state["info"]))
+
+    def decode(state: dict) -> ASR:
+        model = CTCModel(SpeechEncoder(EncoderConfig(**state["config"])), len(vocab))
+        model.load_state_dict(state["model"])
+        return ASR(model, vocab, _info(state))
+
+    return _cached_checkpoint(asr_cache_path(recipe).name, "recogniser", build, decode)

@@ -23,7 +23,9 @@ atomically at every evaluation; :func:`load_checkpoint` reads them back with
 from __future__ import annotations
 
 import math
+import pickle
 import time
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -242,11 +244,23 @@ def load_checkpoint(
     path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
 ) -> dict:
     """Load a checkpoint written by :func:`fit` into ``model`` (and ``optimizer``); returns the whole
-    dict (``"step"``, ``"history"``). Uses ``torch.load(weights_only=True)``: no pickled code runs."""
+    dict (``"step"``, ``"history"``). Uses ``torch.load(weights_only=True)``: no pickled code runs.
+    A file that is not such a checkpoint (empty, truncated, something else) raises ValueError naming it:
+    it is your own checkpoint, so it is never silently replaced."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or not {"model", "optimizer", "step"} <= state.keys():
+            raise ValueError("not a dict with 'model', 'optimizer' and 'step'")
+    except PermissionError:
+        raise
+    except (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as error:
+        raise ValueError(
+            f"the checkpoint {path} is damaged or not written by fit() ({type(error).__name__}): "
+            "delete it and train again, or pass the path of an intact checkpoint"
+        ) from None
     model.load_state_dict(state["model"])
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])

@@ -140,6 +140,6 @@ def test_empty_array_and_silent_normalize():
 def test_save_refuses_clipping_and_unknown_format(tmp_path):
     with pytest.raises(AudioError, match="would clip"):
         audio.save(tmp_path / "loud.wav", tone(amp=1.5), 16000)
-    with pytest.raises(AudioError, match="unknown audio format"):
+    with pytest.raises(AudioError, match=r"a\.xyz: audio\.save writes \.wav, \.flac or \.ogg .*not '\.xyz'"):
         audio.save(tmp_path / "a.xyz", tone(), 16000)
     assert list(tmp_path.iterdir()) == []

@@ -13,7 +13,7 @@ import pytest
 from speechlm import corpus
 from speechlm.corpus import cache, embedded, espeak, grammar, lexicon, voices
 from speechlm.corpus.phones import ESPEAK_TO_PHONE, MODIFIERS, PHONES
-from speechlm.utils import cache_dir
+from speechlm.utils import CacheWarning, cache_dir
 
 
 @pytest.fixture(autouse=True)
@@ -187,7 +187,8 @@ def test_a_truncated_cache_file_is_rebuilt():
     first = corpus.load("embedded", split="test", size=3, seed=8, progress=False)
     (path,) = cache_dir("corpus", "embedded").glob("*.npz")
     path.write_bytes(path.read_bytes()[:1000])
-    again = corpus.load("embedded", split="test", size=3, seed=8, progress=False)
+    with pytest.warns(CacheWarning, match=str(path.name)):
+        again = corpus.load("embedded", split="test", size=3, seed=8, progress=False)
     np.testing.assert_array_equal(first[2].audio, again[2].audio)
 
 

@@ -91,7 +91,7 @@ def test_librispeech_layout(tmp_path):
         "he has grave doubts",
     ]
     assert utts[1].speaker == "1272" and utts[1].labels == {"task": "asr", "subset": "dev-clean"}
-    with pytest.raises(FileNotFoundError, match="no LibriSpeech transcripts"):
+    with pytest.raises(FileNotFoundError, match=r"no LibriSpeech subset 'test-clean'.*\['dev-clean'\]"):
         corpus.load("librispeech", root=tmp_path, split="test", progress=False)
 
 
@@ -100,12 +100,12 @@ def test_folder_layout(tmp_path):
     (tmp_path / "a.txt").write_text("hello there\n")
     write_tone(tmp_path / "alice" / "b.flac", 8000, fmt="FLAC")
     (tmp_path / "alice" / "b.txt").write_text("good morning")
-    utts = corpus.load("folder", root=tmp_path, progress=False)
+    utts = corpus.load("folder", root=tmp_path, split="all", progress=False)
     assert [(u.text, u.speaker) for u in utts] == [("hello there", "unknown"), ("good morning", "alice")]
     assert all(u.sample_rate == 16000 and abs(u.duration_s - 0.25) < 1e-3 for u in utts)
     (tmp_path / "alice" / "c.wav").write_bytes((tmp_path / "a.wav").read_bytes())
     with pytest.raises(FileNotFoundError, match=r"no transcript: expected c\.txt"):
-        corpus.load("folder", root=tmp_path, progress=False)
+        corpus.load("folder", root=tmp_path, split="all", progress=False)
 
 
 def test_folder_uses_the_split_subfolder_when_present(tmp_path):

@@ -75,3 +75,20 @@ def test_atomic_path_leaves_nothing_when_the_writer_fails(tmp_path):
 def test_headline_prints_a_parsable_line(capsys):
     utils.headline("accuracy 97.5%")
     assert capsys.readouterr().out == "HEADLINE: accuracy 97.5%\n"
+
+
+def test_find_cached_looks_in_the_writable_cache_then_each_shared_one(tmp_path, monkeypatch):
+    own, first, second = tmp_path / "own", tmp_path / "first", tmp_path / "second"
+    for folder, names in ((first, ["a", "b"]), (second, ["b", "c"])):
+        (folder / "results").mkdir(parents=True)
+        for name in names:
+            (folder / "results" / name).write_text(folder.name)
+    monkeypatch.setenv("SPEECHLM_CACHE", str(own))
+    monkeypatch.setenv("SPEECHLM_SHARED_CACHE", os.pathsep.join([str(first), str(second)]))
+    assert utils.shared_cache_dirs() == [first, second]
+    assert utils.find_cached("results", "b") == first / "results" / "b"
+    assert utils.find_cached("results", "c") == second / "results" / "c"
+    assert utils.find_cached("results", "d") is None
+    assert not own.exists()  # looking creates nothing
+    utils.atomic_write_text(utils.cache_dir("results") / "a", "own")
+    assert utils.find_cached("results", "a") == own / "results" / "a"

@@ -76,10 +76,14 @@ def load(
       (``cache=False`` regenerates without touching the cache); a progress bar
       shows while generating (``progress=False`` hides it).
     - ``"fsdd"``, ``"speech_commands"``, ``"librispeech"`` (``subset=``): read from
-      ``root`` or downloaded once (needs internet), ``size`` = at most that many.
-    - ``"folder"``: ``root`` is a folder of audio files with ``.txt`` transcripts.
+      ``root`` or downloaded once (needs internet), ``size`` = at most that many
+      (a positive int; None: all).
+    - ``"folder"``: ``root`` is a folder of audio files with ``.txt`` transcripts;
+      ``split`` names its sub-folder ``root/{split}``, or is ``"all"`` for a folder
+      without ``train/``, ``dev/`` and ``test/`` sub-folders (read as one set).
 
-    See :mod:`speechlm.corpus.real` for the layouts.
+    See :mod:`speechlm.corpus.real` for the layouts; a root that does not match
+    its layout raises an error naming the root and the layout expected.
     """
     from speechlm.corpus import real
 

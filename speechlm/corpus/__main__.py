@@ -3,12 +3,20 @@
 ``build``  generate (and cache) a split: ``--split train --size 3000 --seed 0 [--tasks digits commands]``
 ``info``   the tasks, speakers and phone inventory, and a few example sentences
 ``say``    speak a sentence and save it as a WAV file: ``say "hello there" out.wav [--speaker ID]``
+
+A bad argument (an empty or non-English text, ``--size 0``, an unknown task
+or speaker, an output that cannot be written) prints ``error: ...`` to stderr
+and exits with status 2, as argparse does for a malformed command line.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
+
+SAY_FORMATS = (".wav", ".flac")
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -38,8 +46,24 @@ def _info(args: argparse.Namespace) -> int:
 def _say(args: argparse.Namespace) -> int:
     from speechlm import audio, corpus
 
+    output = Path(args.output)
+    if output.suffix.lower() not in SAY_FORMATS:
+        given = f"{output.suffix} files" if output.suffix else "a name without a suffix"
+        raise ValueError(
+            f"cannot write {output}: `say` writes {' or '.join(SAY_FORMATS)} files, not {given};"
+            f" name it {output.with_suffix('.wav')}"
+        )
+    if not output.parent.is_dir():
+        raise ValueError(f"cannot write {output}: the folder {output.parent} does not exist; create it first")
+    if not os.access(output.parent, os.W_OK):
+        raise ValueError(f"cannot write {output}: Permission denied; choose a folder you can write to")
     utt = corpus.synthesize(args.text, args.speaker)
-    audio.save(args.output, utt.audio, utt.sample_rate)
+    try:
+        audio.save(output, utt.audio, utt.sample_rate)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot write {output}: {exc.strerror or exc}; choose a folder you can write to"
+        ) from exc
     print(f"wrote {args.output}: {utt.duration_s:.2f} s, speaker {utt.speaker}")
     for word, start, end in utt.words:
         print(f"  {start:6.3f} {end:6.3f}  {word}")
@@ -67,8 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; on a bad argument or an unwritable file print ``error: ...`` to stderr, return 2."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,13 +7,19 @@ temporary name and renamed into place (:func:`speechlm.utils.atomic_path`),
 so an interrupted run never leaves a file that loads half a corpus. The file
 name contains a hash of the arguments *and* the generator version, and the
 version is checked again on reading, so a corpus made by an older generator
-is rebuilt rather than reused.
+is rebuilt rather than reused. A file that cannot be read (empty, truncated,
+a failed zip CRC check, bad JSON, arrays of the wrong shape) is reported with
+a :class:`~speechlm.utils.CacheWarning` naming it and rebuilt. Files are
+looked up in the writable cache and then in the shared read-only caches
+(:func:`speechlm.utils.find_cached`); a rebuilt corpus is always written to
+the writable one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -21,19 +27,22 @@ import numpy as np
 
 from speechlm.corpus.synthesis import from_int16, to_int16
 from speechlm.corpus.utterance import Utterance
-from speechlm.utils import atomic_path, cache_dir
+from speechlm.utils import CacheWarning, atomic_path, cache_dir, find_cached
 
 __all__ = ["cache_path", "read", "write"]
 
 
 def cache_path(name: str, params: dict, version: str) -> Path:
-    """Where the corpus ``name`` made with ``params`` by generator ``version`` is cached."""
+    """Where the corpus ``name`` made with ``params`` by generator ``version`` is written.
+
+    Creates no folder: :func:`write` does, so ``corpus.load(..., cache=False)`` leaves the disk alone.
+    """
     key = json.dumps({"params": params, "version": version}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     readable = "-".join(
         f"{k}{v}" for k, v in sorted(params.items()) if isinstance(v, int | str) and k != "tasks"
     )
-    return cache_dir("corpus", name) / f"{readable}-{digest}.npz"
+    return cache_dir("corpus", name, create=False) / f"{readable}-{digest}.npz"
 
 
 def write(path: Path, utterances: list[Utterance], version: str) -> None:
@@ -62,20 +71,29 @@ def write(path: Path, utterances: list[Utterance], version: str) -> None:
         )
 
 
-def read(path: Path, version: str) -> list[Utterance] | None:
-    """The utterances cached at ``path``, or None when it is missing, unreadable or of another version."""
-    if not path.exists():
-        return None
+def _find(path: Path) -> Path | None:
+    """``path`` if it exists; for a path in the writable cache, the first copy in any cache layer."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(data["meta"].tobytes().decode("utf-8"))
-            if meta.get("version") != version:
-                return None
-            audio = from_int16(data["audio"])
-            offsets = data["offsets"]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        parts = path.relative_to(cache_dir(create=False)).parts
+    except ValueError:  # a file outside the course cache: no other layer to look in
+        return path if path.is_file() else None
+    return find_cached(*parts)
+
+
+def _decode(data, version: str) -> list[Utterance] | None:
+    """The utterances in the open ``.npz`` archive ``data``; raises when anything is malformed."""
+    meta = json.loads(data["meta"].tobytes().decode("utf-8"))
+    if meta.get("version") != version:
         return None
-    rate = meta["sample_rate"]
+    audio, offsets = data["audio"], data["offsets"]
+    entries = meta["utterances"]
+    if audio.ndim != 1 or audio.dtype != np.int16:
+        raise ValueError(f"audio must be int16 of shape (samples,), got {audio.dtype} {audio.shape}")
+    if offsets.shape != (len(entries) + 1,) or offsets[0] != 0 or offsets[-1] != audio.size:
+        raise ValueError(f"offsets {offsets.shape} do not match {len(entries)} utterances")
+    if np.any(np.diff(offsets) < 0):
+        raise ValueError("offsets decrease")
+    audio, rate = from_int16(audio), int(meta["sample_rate"])
     return [
         Utterance(
             audio=audio[offsets[i] : offsets[i + 1]],
@@ -87,5 +105,29 @@ def read(path: Path, version: str) -> list[Utterance] | None:
             labels=m["labels"],
             id=m["id"],
         )
-        for i, m in enumerate(meta["utterances"])
+        for i, m in enumerate(entries)
     ]
+
+
+def read(path: Path, version: str) -> list[Utterance] | None:
+    """The utterances cached at ``path`` (or its copy in a shared cache), or None when there is none,
+    it is of another generator version, or it is damaged (then a CacheWarning names the file)."""
+    found = _find(path)
+    if found is None:
+        return None
+    try:
+        data = np.load(found, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with data:
+            return _decode(data, version)
+    except PermissionError:
+        raise
+    except (OSError, EOFError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as error:
+        warnings.warn(
+            f"the cached corpus {found} is damaged ({type(error).__name__}: {error}); rebuilding it"
+            + ("" if found == path else f" into {path}"),
+            CacheWarning,
+            stacklevel=3,
+        )
+        return None

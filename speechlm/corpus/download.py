@@ -4,13 +4,17 @@ An archive is fetched into ``cache_dir("downloads")`` under a temporary name
 (with a progress bar), its SHA-256 compared with the pinned value, and only
 then renamed into place and unpacked into a temporary folder that is renamed
 when complete. Without internet the first connection fails within
-``timeout_s`` seconds with a :class:`CorpusUnavailableError` that says what
-to do instead.
+``timeout_s`` seconds with a :class:`CorpusUnavailableError` that names the
+URL and the archive's place in the cache and says what to do instead (place
+the archive there by hand, pass ``root=`` to an unpacked copy, or use the
+embedded corpus); a download cut short or with the wrong SHA-256 is deleted,
+never unpacked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import shutil
 import tarfile
 import tempfile
@@ -31,11 +35,14 @@ class CorpusUnavailableError(RuntimeError):
     """A real corpus is neither on disk nor downloadable (no internet, bad checksum...)."""
 
 
-def offline_message(corpus: str, reason: str) -> str:
+def offline_message(corpus: str, reason: str, url: str, archive: Path) -> str:
+    """What went wrong with the download of ``url`` into ``archive``, and the three ways on from there."""
     return (
-        f"the {corpus} corpus is not available: {reason}. Downloading it needs internet access; "
-        f"with a local copy, pass its folder: corpus.load({corpus!r}, root=PATH). Offline, the embedded "
-        "corpus always works: corpus.load('embedded', split='train', size=500)."
+        f"the {corpus} corpus is not available: {reason}. Downloading it needs internet access. "
+        f"By hand: download {url} (a browser, or curl -L -O), then put the archive at {archive} and run "
+        f"this again (it is checked and unpacked for you), or unpack it anywhere and pass that folder: "
+        f"corpus.load({corpus!r}, root=PATH). Offline, the embedded corpus always works: "
+        "corpus.load('embedded', split='train', size=500)."
     )
 
 
@@ -49,23 +56,38 @@ def sha256_of(path: Path) -> str:
 
 
 def _download(url: str, path: Path, corpus: str, timeout_s: float) -> None:
+    """Stream ``url`` into ``path`` atomically; a failed or short transfer leaves no file behind."""
     try:
         response = urllib.request.urlopen(url, timeout=timeout_s)
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise CorpusUnavailableError(offline_message(corpus, f"could not connect to {url} ({exc})")) from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:  # HTTPError (404...) is a URLError
+        reason = f"could not connect to {url} ({exc})"
+        raise CorpusUnavailableError(offline_message(corpus, reason, url, path)) from exc
     total = int(response.headers.get("Content-Length") or 0) or None
-    with response, atomic_path(path) as tmp, open(tmp, "wb") as f:
-        with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {corpus}") as bar:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                f.write(block)
-                bar.update(len(block))
+    received = 0
+
+    def cut_short(why: str) -> CorpusUnavailableError:
+        reason = f"the download from {url} stopped after {received} of {total or '?'} bytes ({why})"
+        return CorpusUnavailableError(offline_message(corpus, reason + "; nothing was kept", url, path))
+
+    try:
+        with response, atomic_path(path) as tmp, open(tmp, "wb") as f:
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {corpus}") as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    f.write(block)
+                    bar.update(len(block))
+                    received += len(block)
+            if total is not None and received < total:
+                raise cut_short("the connection closed early")
+    except (OSError, http.client.HTTPException) as exc:
+        raise cut_short(repr(exc)) from exc
 
 
 def fetch(corpus: str, url: str, sha256: str, *, timeout_s: float = TIMEOUT_S) -> Path:
     """Download (once) and unpack the archive at ``url``; return the folder it was unpacked into.
 
-    Raises :class:`CorpusUnavailableError` when offline or when the download's
-    SHA-256 is not ``sha256`` (the bad file is deleted).
+    Raises :class:`CorpusUnavailableError` when offline, when the transfer
+    stops early, or when the archive's SHA-256 is not ``sha256`` (the bad file
+    is deleted); each message names ``url`` and where the archive goes.
     """
     archive = cache_dir("downloads") / url.rsplit("/", 1)[-1]
     target = cache_dir("corpus", corpus) / archive.name.split(".tar")[0]
@@ -76,9 +98,8 @@ def fetch(corpus: str, url: str, sha256: str, *, timeout_s: float = TIMEOUT_S) -
     actual = sha256_of(archive)
     if actual != sha256:
         archive.unlink()
-        raise CorpusUnavailableError(
-            offline_message(corpus, f"the download from {url} has SHA-256 {actual}, expected {sha256}")
-        )
+        reason = f"the archive {archive} from {url} has SHA-256 {actual}, expected {sha256} (it was deleted)"
+        raise CorpusUnavailableError(offline_message(corpus, reason, url, archive))
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         with tarfile.open(archive) as tar:

@@ -11,6 +11,8 @@ The library carries state from one utterance to the next, so the binding
 lives in :mod:`speechlm.corpus.espeak_server`, a small process that forks a
 pristine copy of itself for every utterance; here we start two of them (one
 per core) and stream requests to them. Same request, same samples, always.
+The servers die with this process, even when it is killed (see
+:mod:`~speechlm.corpus.espeak_server`).
 Introduced in notebook 00.
 """
 
@@ -24,8 +26,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import unicodedata
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,9 +37,34 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["ESPEAK_RATE_HZ", "Event", "Request", "Speech", "close", "list_variants", "synth", "synth_many"]
+__all__ += ["check_no_control_characters", "describe_characters"]
 
 ESPEAK_RATE_HZ = 22050
 _IN_FLIGHT = 8  # requests queued per server (small: the pipes never fill up)
+_WHITESPACE_CONTROLS = "\t\n\r"  # control characters that are just spacing in a text
+
+
+def describe_characters(chars: Iterable[str]) -> str:
+    """``'你' (U+4F60 CJK UNIFIED IDEOGRAPH-4F60), '\\x00' (U+0000 a control character)``: each once."""
+    return ", ".join(
+        f"{c!r} (U+{ord(c):04X} {unicodedata.name(c, 'a control character')})" for c in dict.fromkeys(chars)
+    )
+
+
+def check_no_control_characters(text: str) -> str:
+    """``text``, or a ValueError naming its control and format characters (tab, newline and CR pass).
+
+    eSpeak stops speaking at a NUL and reads other control characters in ways no
+    one meant, so they are refused instead of cutting the speech silently.
+    """
+    bad = [c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn")]
+    bad = [c for c in bad if c not in _WHITESPACE_CONTROLS]
+    if bad:
+        raise ValueError(
+            f"text {text!r} contains control or invisible characters eSpeak NG cannot speak:"
+            f" {describe_characters(bad)}; remove them (tabs and newlines are fine)"
+        )
+    return text
 
 
 @dataclass(frozen=True)
@@ -84,6 +113,7 @@ class Request:
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError(f"text must be a non-empty string, got {self.text!r}")
+        check_no_control_characters(self.text)
         if not 80 <= self.rate_wpm <= 450:
             raise ValueError(f"rate_wpm must be in 80..450, got {self.rate_wpm}")
         if not (0 <= self.pitch <= 100 and 0 <= self.pitch_range <= 100):
@@ -122,6 +152,25 @@ def _paths() -> tuple[str, str]:
     return espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
 
 
+_SPAWNER: tuple[int, ThreadPoolExecutor] | None = None  # (the pid that made it, the executor)
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _popen(args: list[str], **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen``, called on one thread that lives as long as this process.
+
+    A server asks Linux to kill it when its parent goes, but Linux takes the
+    *thread* that started it for its parent: a server started from a
+    short-lived thread (a thread pool's worker) would die with that thread.
+    """
+    global _SPAWNER
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None or _SPAWNER[0] != os.getpid():  # none yet, or a forked copy without threads
+            _SPAWNER = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="espeak-spawner"))
+        executor = _SPAWNER[1]
+    return executor.submit(subprocess.Popen, args, **kwargs).result()
+
+
 class _Server:
     """One server process and the requests it has not answered yet."""
 
@@ -129,8 +178,8 @@ class _Server:
         library, data = _paths()
         script = Path(__file__).with_name("espeak_server.py")
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(script), library, data],  # -I: isolated, stdlib only
+        self.proc = _popen(
+            [sys.executable, "-I", str(script), library, data, str(os.getpid())],  # -I: isolated, stdlib only
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,

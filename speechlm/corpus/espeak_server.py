@@ -10,6 +10,12 @@ which makes the corpus bit-identical across runs (where ``os.fork`` is
 missing, as on Windows, the server speaks in-process instead and the audio
 may differ slightly from run to run).
 
+The server dies with the process that started it, even one killed with
+SIGKILL (a crashed or restarted Jupyter kernel): on Linux it asks the kernel
+for SIGKILL when its parent goes (``PR_SET_PDEATHSIG``); everywhere it stops
+at the end of its input, and on POSIX it also checks twice a second that its
+parent (whose pid is its third argument) is still there.
+
 Protocol on stdin/stdout, little-endian: a request is ``uint32 n`` + ``n``
 bytes of JSON ``{"text", "voice", "rate", "pitch", "range"}``; the answer is
 ``uint32 j, uint32 s`` + ``j`` bytes of JSON (``{"events": [[kind, ms,
@@ -23,6 +29,8 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import select
+import signal
 import struct
 import sys
 
@@ -34,6 +42,8 @@ EVENT_LIST_TERMINATED, EVENT_WORD, EVENT_END, EVENT_PHONEME = 0, 1, 5, 7
 RATE, VOLUME, PITCH, RANGE = 1, 2, 3, 4
 POS_CHARACTER, CHARS_UTF8 = 1, 1
 SEPARATOR = ord("|")  # between phoneme mnemonics in espeak_TextToPhonemes's output
+PR_SET_PDEATHSIG = 1  # from linux/prctl.h
+PARENT_CHECK_S = 0.5
 
 
 class EventId(ctypes.Union):
@@ -134,15 +144,46 @@ def answer(out, reply: dict, samples: bytes) -> None:
     out.flush()
 
 
-def main(library_path: str, data_path: str) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """On Linux, have the kernel send SIGKILL when the parent goes; exit now if it is gone already."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        sys.exit(0)
+
+
+def read_exactly(fd: int, n: int, parent_pid: int) -> bytes:
+    """``n`` bytes from ``fd``, or fewer when the client closed the pipe or its process is gone."""
+    data = b""
+    while len(data) < n:
+        if os.name == "posix":  # wake up now and then to check that the parent is alive
+            ready, _, _ = select.select([fd], [], [], PARENT_CHECK_S)
+            if not ready:
+                if os.getppid() != parent_pid:
+                    return data
+                continue
+        chunk = os.read(fd, n - len(data))
+        if not chunk:
+            return data
+        data += chunk
+    return data
+
+
+def main(library_path: str, data_path: str, parent_pid: int) -> None:
+    die_with_parent(parent_pid)
     lib, _callback, chunks, events = load(library_path, data_path)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.buffer
     while True:
-        header = stdin.read(4)
-        if len(header) < 4:  # the client closed the pipe: done
+        header = read_exactly(stdin, 4, parent_pid)
+        if len(header) < 4:  # the client closed the pipe or died: done
             return
         (n,) = struct.unpack("<I", header)
-        request = json.loads(stdin.read(n))
+        body = read_exactly(stdin, n, parent_pid)
+        if len(body) < n:
+            return
+        request = json.loads(body)
         if not hasattr(os, "fork"):
             chunks.clear()
             events.clear()
@@ -161,4 +202,4 @@ def main(library_path: str, data_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -27,7 +27,10 @@ directly; :func:`speechlm.corpus.load` speaks it. Public, stable API:
     - ``"scenes"``: ``scene`` (id), ``scene_type``, ``sentence_index``,
       ``num_sentences``; consecutive items of one scene appear in order.
 
-All text is lower case, words separated by one space, no punctuation.
+All text is lower case, words separated by one space, no punctuation. One
+call gives at most :data:`MAX_TEXTS` sentences (a million: about 30 s and
+1 GB of memory; the grammar has only about 21,000 distinct sentences in
+200,000 draws, so more only repeats them).
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ import numpy as np
 from speechlm.corpus import lexicon as lx
 from speechlm.corpus.scenes import fill_scene, scene_split
 
-__all__ = ["GRAMMAR_VERSION", "SPLITS", "TASKS", "sample_scenes", "sample_texts", "vocabulary"]
+__all__ = ["GRAMMAR_VERSION", "MAX_TEXTS", "SPLITS", "TASKS", "sample_scenes", "sample_texts", "vocabulary"]
 
 GRAMMAR_VERSION = 1
+MAX_TEXTS = 1_000_000
 SPLITS = ("train", "dev", "test")
 TASKS = ("digits", "commands", "sentiment", "spam", "questions", "scenes")
 _SPLIT_CODE = {"train": 0, "dev": 1, "test": 2}
@@ -64,6 +68,31 @@ def check_tasks(tasks: Sequence[str] | str | None) -> tuple[str, ...]:
     if unknown or not tasks:
         raise ValueError(f"tasks must be a non-empty list drawn from {TASKS}, got {list(tasks)!r}")
     return tuple(dict.fromkeys(tasks))
+
+
+def check_count(value, name: str = "size", *, maximum: int, why: str, minimum: int = 1) -> int:
+    """``value`` as an int if it is an integer in ``minimum..maximum`` (``minimum`` 0 or 1); else a
+    ValueError naming ``name``, the value and the allowed range (``why`` explains the maximum)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        whole = isinstance(value, float) and value.is_integer() and value >= minimum
+        hint = f"pass {name}={int(value)}" if whole else f"pass a whole number, e.g. {name}=500"
+        raise ValueError(f"{name} must be an integer, got {type(value).__name__} {value!r}: {hint}")
+    if value < minimum:
+        kind = "a positive" if minimum == 1 else "a non-negative"
+        raise ValueError(f"{name} must be {kind} integer, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be at most {maximum:,}, got {value:,}: {why}")
+    return int(value)
+
+
+def check_seed(seed) -> int:
+    """``seed`` as an int if it is a non-negative integer, else a clear ValueError."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {type(seed).__name__} {seed!r}")
+    return int(seed)
+
+
+_TEXTS_WHY = "the grammar has only about 21,000 distinct sentences, so more only repeats them"
 
 
 def _pick(rng: np.random.Generator, items):
@@ -219,9 +248,8 @@ def sample_texts(
     """
     code = check_split(split)
     tasks = check_tasks(tasks)
-    if not isinstance(size, int | np.integer) or size < 0:
-        raise ValueError(f"size must be a non-negative integer, got {size!r}")
-    rng = np.random.default_rng([int(seed), code, 1])
+    size = check_count(size, maximum=MAX_TEXTS, why=_TEXTS_WHY, minimum=0)
+    rng = np.random.default_rng([check_seed(seed), code, 1])
     items: list[dict] = []
     # a scene gives about 4 sentences: weigh it down so that every task gets a similar share
     weights = np.array([0.25 if t == "scenes" else 1.0 for t in tasks])
@@ -248,7 +276,8 @@ def sample_scenes(split: str = "train", size: int = 100, seed: int = 0) -> list[
     within one call a scene may repeat.
     """
     code = check_split(split)
-    rng = np.random.default_rng([int(seed), code, 2])
+    size = check_count(size, maximum=MAX_TEXTS // 4, why=_TEXTS_WHY, minimum=0)
+    rng = np.random.default_rng([check_seed(seed), code, 2])
     return [_scene_in_split(rng, split) for _ in range(size)]
 
 

@@ -16,6 +16,7 @@ Introduced in notebook 00.
 from __future__ import annotations
 
 import itertools
+import unicodedata
 from collections import deque
 from collections.abc import Iterable, Iterator
 from functools import cache
@@ -29,7 +30,7 @@ from speechlm.corpus.utterance import Utterance
 from speechlm.corpus.voices import Speaker, speakers
 
 __all__ = ["LEAD_S", "SAMPLE_RATE", "SYNTHESIS_VERSION", "TAIL_S", "quantize", "synthesize"]
-__all__ += ["from_int16", "synthesize_many", "to_int16"]
+__all__ += ["check_text", "from_int16", "synthesize_many", "to_int16"]
 
 SYNTHESIS_VERSION = 2
 SAMPLE_RATE = 16000
@@ -38,6 +39,9 @@ TAIL_S = 0.1
 LEVEL_DB = -20.0  # RMS level of the speech before the speaker's gain, dB re full scale
 PEAK = 0.99
 _UP, _DOWN = 320, 441  # 16000 / 22050 in lowest terms
+_PUNCTUATION = (
+    '.,;:!?"()[]\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026'  # stripped from a word's ends (“”‘’«»…)
+)
 
 
 @cache
@@ -73,6 +77,44 @@ def as_speaker(speaker: Speaker | str | None) -> Speaker:
     if isinstance(speaker, str):
         return Speaker.from_id(speaker)
     raise TypeError(f"speaker must be a Speaker, a speaker id string or None, got {type(speaker).__name__}")
+
+
+def _unspeakable(c: str) -> bool:
+    """Whether English eSpeak cannot read ``c``: a letter or number outside the Latin script and
+    ASCII digits (eSpeak spells a Chinese character as "Chinese letter 4f60")."""
+    category = unicodedata.category(c)
+    if category[0] == "L":
+        return ord(c) > 0xFF and not unicodedata.name(c, "").startswith("LATIN ")  # Latin-1 passes (µ, ª)
+    if category[0] == "N":
+        return ord(c) > 0xFF  # 0-9, and the Latin-1 superscripts and fractions (², ½)
+    return False
+
+
+def check_text(text) -> str:
+    """``text`` if English eSpeak NG can speak it, else a ValueError that names the problem.
+
+    The corpus speaks English: letters of the Latin alphabet (accents are fine),
+    digits, punctuation and symbols. Refused: an empty text, control
+    characters (a NUL would cut the speech), letters or digits of other
+    scripts (Chinese, Cyrillic...), and a text with no letter or digit at all.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"text must be a non-empty string, got {text!r}")
+    espeak.check_no_control_characters(text)
+    foreign = [c for c in text if _unspeakable(c)]
+    if foreign:
+        names = espeak.describe_characters(foreign)
+        raise ValueError(
+            f"text {text!r} has characters the English voices cannot speak: {names};"
+            " synthesize speaks English in the Latin alphabet (the corpus's Chinese translations,"
+            " labels['zh'], are text for translation models, not for speech)"
+        )
+    if not any(c.isalnum() for c in text):
+        raise ValueError(
+            f"text {text!r} has nothing to speak (no letter or digit): give at least one word,"
+            " for silence use np.zeros"
+        )
+    return text
 
 
 def _split(counts: list[int], total: int) -> list[int]:
@@ -120,7 +162,7 @@ def _align(text: str, speech: espeak.Speech, end_s: float) -> tuple[list, list]:
     words = []
     for i, (start_s, end) in sorted(spans.items()):
         start, n, _ = speech.tokens[i]
-        words.append((text[start : start + n].strip('.,;:!?"()[]').lower(), start_s, end))
+        words.append((text[start : start + n].strip(_PUNCTUATION).lower(), start_s, end))
     phones: list[list] = []
     for phone, start, end, _ in seq:
         if end <= start:  # eSpeak sometimes gives a phone no time of its own: leave it out
@@ -167,11 +209,14 @@ def _utterance(spoken: espeak.Speech, text: str, speaker: Speaker, labels: dict,
 def synthesize_many(
     items: Iterable[tuple[str, Speaker, dict, str]],
 ) -> Iterator[Utterance]:
-    """Speak ``(text, speaker, labels, id)`` items, yielding :class:`Utterance` objects in order."""
+    """Speak ``(text, speaker, labels, id)`` items, yielding :class:`Utterance` objects in order.
+
+    Each text must pass :func:`check_text` (English, Latin alphabet)."""
     pending: deque[tuple[str, Speaker, dict, str]] = deque()
 
     def requests():
         for text, speaker, labels, uid in items:
+            check_text(text)
             pending.append((text, speaker, labels, uid))
             yield espeak.Request(text, speaker.voice, speaker.rate_wpm, speaker.pitch, speaker.pitch_range)
 
@@ -184,11 +229,13 @@ def synthesize(text: str, speaker: Speaker | str | None = None, *, labels: dict 
     """Speak ``text`` with one speaker (a :class:`Speaker`, an id such as
     ``"en-us+Alex:p55:v60:r160:g-3"``, or None for the first training speaker).
 
-    Returns an :class:`Utterance` at 16 kHz with word and phone alignments; not
-    cached. The same text and speaker always give the same samples.
+    ``text`` is English in the Latin alphabet (see :func:`check_text`: other
+    scripts, control characters and text with no letter or digit raise a
+    ValueError that names the characters). Returns an :class:`Utterance` at
+    16 kHz with word and phone alignments; not cached. The same text and
+    speaker always give the same samples.
     """
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"text must be a non-empty string, got {text!r}")
+    check_text(text)
     spk = as_speaker(speaker)
     labels = {"task": "free"} if labels is None else labels
     (utterance,) = synthesize_many([(text, spk, labels, "synthesized")])

@@ -11,9 +11,18 @@ writes a function, and :func:`check` runs it on the hidden cases::
     exercises.check("00.db", power_to_db)
 
 ``check`` never raises because of the learner's code: an unfinished function
-(``...`` or ``NotImplementedError``) or a wrong answer prints what failed and
-the hint, and the returned :class:`CheckResult` is falsy. Worked solutions
-live in ``solutions/``, where the tests assert that every check passes.
+(``...`` or ``NotImplementedError``), a function that raises, and any returned
+value that is not the answer (``None``, a string for a number, an array for a
+number, a generator, an object whose ``==`` raises...) print a ``[fail]`` line
+that names the case's input, what was expected and what came back, then the
+hint; the returned :class:`CheckResult` is falsy. Worked solutions live in
+``solutions/``, where the tests assert that every check passes.
+
+PyTorch answers count: a tensor (also one that requires grad, or on a GPU) is
+detached, moved to the CPU and compared as the NumPy array it holds (a 0-d
+tensor as a number), also inside a returned list, tuple or dict. So a learner
+who writes an exercise in torch passes when the values are right; a float32
+answer to a check with a float64 tolerance fails with a note about the dtype.
 
 The exercises themselves are registered by the modules ``speechlm.exercises.nbNN``
 (one per notebook), imported on first use.
@@ -21,8 +30,10 @@ The exercises themselves are registered by the modules ``speechlm.exercises.nbNN
 
 from __future__ import annotations
 
+import copy
 import importlib
 import pkgutil
+import sys
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,7 +41,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckResult", "Exercise", "check", "list_exercises", "register", "show"]
+from speechlm.exercises.comparisons import allclose, describe, equal, expected_kind
+
+__all__ = [
+    "CheckResult",
+    "Exercise",
+    "allclose",
+    "check",
+    "describe",
+    "equal",
+    "list_exercises",
+    "register",
+    "show",
+]
 
 _REGISTRY: dict[str, Exercise] = {}
 _LOADED = False
@@ -43,7 +66,10 @@ class Exercise:
     ``cases(rng)`` yields tuples of positional arguments for the learner's
     function; ``reference`` computes the expected answer from the same
     arguments; ``compare(got, expected)`` returns ``None`` when they agree, or
-    a short message saying how they differ (default: :func:`allclose`).
+    a short message saying what was expected and what came back, for any
+    ``got`` (default: :func:`allclose`; see ``speechlm.exercises.comparisons``).
+    It sees a torch answer as NumPy; should it raise, :func:`check` reports a
+    failed case instead.
     """
 
     id: str
@@ -69,32 +95,6 @@ class CheckResult:
 
     def __repr__(self) -> str:
         return f"CheckResult({self.exercise!r}, passed={self.passed}/{self.total})"
-
-
-def allclose(rtol: float = 1e-5, atol: float = 1e-8) -> Callable[[Any, Any], str | None]:
-    """A comparison for numbers and arrays: same shape, values within tolerance."""
-
-    def compare(got: Any, expected: Any) -> str | None:
-        try:
-            got_arr = np.asarray(got, dtype=float)
-        except (TypeError, ValueError):
-            return f"expected a number or an array, got {type(got).__name__}"
-        exp_arr = np.asarray(expected, dtype=float)
-        if got_arr.shape != exp_arr.shape:
-            return f"expected shape {exp_arr.shape}, got shape {got_arr.shape}"
-        if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=True):
-            err = float(np.max(np.abs(got_arr - exp_arr)))
-            return f"values differ from the expected ones (max abs difference {err:.3g})"
-        return None
-
-    return compare
-
-
-def equal(got: Any, expected: Any) -> str | None:
-    """A comparison for exact answers (strings, integers, lists of them)."""
-    if isinstance(expected, np.ndarray):
-        return None if np.array_equal(np.asarray(got), expected) else f"expected {expected!r}, got {got!r}"
-    return None if got == expected else f"expected {expected!r}, got {got!r}"
 
 
 def register(exercise: Exercise) -> Exercise:
@@ -140,8 +140,10 @@ def show(exercise_id: str) -> None:
 def check(exercise_id: str, fn: Callable[..., Any], *, verbose: bool = True) -> CheckResult:
     """Run ``fn`` on the exercise's hidden cases and report pass or fail.
 
-    Stops at the first failing case and prints what differed plus the hint.
-    Returns a :class:`CheckResult` (truthy when all cases pass).
+    Stops at the first failing case and prints what differed, for which input,
+    plus the hint. Returns a :class:`CheckResult` (truthy when all cases pass).
+    Raises only for the caller's mistakes (an unknown id, ``fn`` not callable),
+    never for what ``fn`` does or returns.
     """
     ex = get(exercise_id)
     if not callable(fn):
@@ -164,9 +166,9 @@ def check(exercise_id: str, fn: Callable[..., Any], *, verbose: bool = True) -> 
         if got is None or got is Ellipsis:
             message = "not yet: the function returned nothing; it must return its answer."
             break
-        problem = compare(got, expected)
+        problem = _compare_safely(compare, got, expected)
         if problem is not None:
-            message = f"case {index}/{len(cases)} failed: {problem}"
+            message = f"case {index}/{len(cases)} failed for the input ({_describe_args(args)}): {problem}"
             break
         passed += 1
     result = CheckResult(ex.id, passed, len(cases), message)
@@ -178,7 +180,44 @@ def check(exercise_id: str, fn: Callable[..., Any], *, verbose: bool = True) -> 
     return result
 
 
+def _compare_safely(compare: Callable[[Any, Any], str | None], got: Any, expected: Any) -> str | None:
+    """``compare(got, expected)`` on the answer with torch tensors made NumPy; a comparison that
+    raises (on a value no checker foresaw) is a wrong answer, described by type and shape."""
+    try:
+        return compare(_from_torch(got), expected)
+    except Exception as exc:
+        reason = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return (
+            f"expected {expected_kind(expected)}, got {describe(got)}, "
+            f"which could not be compared with it ({reason})"
+        )
+
+
+def _from_torch(value: Any) -> Any:
+    """Torch tensors in ``value`` (also inside lists, tuples and dicts) as NumPy arrays:
+    detached, on the CPU, bfloat16 as float32; a 0-d tensor as a NumPy scalar."""
+    torch = sys.modules.get("torch")
+    if torch is None:  # the learner cannot have returned a tensor
+        return value
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().resolve_conj().resolve_neg()
+        if tensor.dtype == torch.bfloat16:
+            tensor = tensor.float()
+        array = tensor.numpy()
+        return array[()] if array.ndim == 0 else array
+    if type(value) in (list, tuple):
+        return type(value)(_from_torch(item) for item in value)
+    if type(value) is dict:
+        return {key: _from_torch(item) for key, item in value.items()}
+    return value
+
+
+def _describe_args(args: tuple) -> str:
+    """The case's arguments, briefly: shapes and a few values."""
+    return ", ".join(describe(arg, brief=True) for arg in args)
+
+
 def _copy_args(args: tuple) -> tuple:
-    """Copy array arguments so that a function that edits them in place cannot
-    change the next case or the reference."""
-    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    """Copy the arguments (arrays, and lists of them) so that a function that edits them in place
+    cannot change the next case or the reference."""
+    return copy.deepcopy(args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from speechlm.exercises import Exercise, allclose, equal, register
+from speechlm.exercises import Exercise, allclose, describe, equal, register
 
 
 def _power_to_db(power: np.ndarray) -> np.ndarray:
@@ -130,12 +130,15 @@ def _phone_cases(rng: np.random.Generator):
 
 def _compare_durations(got, expected) -> str | None:
     if not isinstance(got, dict):
-        return f"expected a dict from phone to seconds, got {type(got).__name__}"
+        return f"expected a dict from phone to mean duration in seconds, got {describe(got)}"
     if set(got) != set(expected):
-        return f"expected the phones {sorted(expected)}, got {sorted(got)}"
+        missing, extra = sorted(set(expected) - set(got)), sorted(map(repr, set(got) - set(expected)))
+        return f"expected the phones {sorted(expected)}; missing {missing}, not in the alignment {extra}"
+    close = allclose(rtol=1e-6, atol=1e-9)
     for phone, value in expected.items():
-        if not np.isclose(got[phone], value, rtol=1e-6, atol=1e-9):
-            return f"mean duration of {phone!r}: expected {value:.4f} s, got {got[phone]}"
+        problem = close(got[phone], value)
+        if problem is not None:
+            return f"mean duration of {phone!r} (expected {value:.4f} s): {problem}"
     return None
 
 

@@ -8,14 +8,6 @@ from speechlm import metrics
 from speechlm.exercises import Exercise, allclose, equal, register
 
 
-def _as_int_list(got, expected: list[int]) -> str | None:
-    try:
-        got = [int(x) for x in got]
-    except (TypeError, ValueError):
-        return f"expected a list of ints, got {type(got).__name__}"
-    return equal(got, expected)
-
-
 def _extend(labels: list[int]) -> list[int]:
     out = [0]
     for label in labels:
@@ -69,7 +61,7 @@ before, between and after the labels, so [1, 2, 3] -> [0, 1, 0, 2, 0, 3, 0]
         reference=_extend,
         cases=_label_cases,
         hint="Start from [0] and append each label followed by a 0.",
-        compare=_as_int_list,
+        compare=equal,
     )
 )
 
@@ -86,7 +78,7 @@ labels keeps them apart.
         cases=_path_cases,
         hint="Keep path[i] when it is not 0 and differs from path[i - 1] (or i == 0). "
         "Merge first, then drop blanks: dropping first would merge 1, 0, 1 into one 1.",
-        compare=_as_int_list,
+        compare=equal,
     )
 )
 

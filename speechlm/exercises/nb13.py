@@ -5,15 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from speechlm import slm
-from speechlm.exercises import Exercise, equal, register
-
-
-def _as_int_list(got, expected: list[int]) -> str | None:
-    try:
-        got = [int(x) for x in got]
-    except (TypeError, ValueError):
-        return f"expected a list of ints, got {type(got).__name__}"
-    return equal(got, expected)
+from speechlm.exercises import Exercise, allclose, equal, register
 
 
 def _unit_frames(units: list[int], durations: list[int]) -> list[int]:
@@ -40,18 +32,6 @@ def _phase_cases(rng: np.random.Generator):
     for momentum in (0.0, 0.5, 0.99):
         shape = (int(rng.integers(1, 5)), int(rng.integers(1, 9)))
         yield (complex_array(shape), complex_array(shape), rng.uniform(0, 2, shape), momentum)
-
-
-def _compare_complex(got, expected) -> str | None:
-    try:
-        got = np.asarray(got, dtype=complex)
-    except (TypeError, ValueError):
-        return f"expected a complex array, got {type(got).__name__}"
-    if got.shape != expected.shape:
-        return f"expected shape {expected.shape}, got {got.shape}"
-    if not np.allclose(got, expected, rtol=1e-7, atol=1e-9):
-        return f"values differ (max abs difference {np.abs(got - expected).max():.3g})"
-    return None
 
 
 def _joint_sequence(text_ids: list[int], units: list[int], n_text: int) -> list[int]:
@@ -83,7 +63,7 @@ unit_frames([3, 1], [2, 1]) -> [3, 3, 3, 3, 1, 1].
         reference=_unit_frames,
         cases=_unit_frame_cases,
         hint="np.repeat(units, 2 * np.asarray(durations)).tolist(), or two nested loops.",
-        compare=_as_int_list,
+        compare=equal,
     )
 )
 
@@ -101,7 +81,7 @@ result (divide by its absolute value plus 1e-16) and give it the target magnitud
         cases=_phase_cases,
         hint="update = rebuilt - momentum / (1 + momentum) * previous; "
         "return magnitude * update / (np.abs(update) + 1e-16).",
-        compare=_compare_complex,
+        compare=allclose(rtol=1e-7, atol=1e-9),
     )
 )
 
@@ -117,6 +97,6 @@ Write `joint_sequence(text_ids, units, n_text)` for the joint vocabulary with id
         reference=_joint_sequence,
         cases=_joint_cases,
         hint="[0, 1] + [3 + i for i in text_ids] + [2] + [3 + n_text + u for u in units] + [0].",
-        compare=_as_int_list,
+        compare=equal,
     )
 )

@@ -2,6 +2,17 @@
 resume, logging, evaluation and ``torchrun`` data parallelism (notebook 18)."""
 
 from speechlm.runner.config import ConfigError, PretrainConfig, load_config
-from speechlm.runner.loop import CHECKPOINT, LOG, load_data, run
+from speechlm.runner.loop import CHECKPOINT, LOG, PREVIOUS, RunError, RunWarning, load_data, run
 
-__all__ = ["CHECKPOINT", "LOG", "ConfigError", "PretrainConfig", "load_config", "load_data", "run"]
+__all__ = [
+    "CHECKPOINT",
+    "LOG",
+    "PREVIOUS",
+    "ConfigError",
+    "PretrainConfig",
+    "RunError",
+    "RunWarning",
+    "load_config",
+    "load_data",
+    "run",
+]

@@ -10,20 +10,26 @@ Three sections, every key optional (the defaults are the tiny CPU model)::
     train:  {steps: 100, batch_size: 8, lr: 0.001, warmup_steps: 10, weight_decay: 0.01,
              grad_clip: 1.0, log_every: 10, eval_every: 50, save_every: 25}
 
-Errors name the file, the key and the fix (an unknown key gets the closest
-known one suggested), before any training starts.
+A float may also be written in exponent form without a dot (``lr: 1e-3``):
+PyYAML reads that as the string ``"1e-3"``, and the config converts it to the
+number it spells. Errors name the file, the key and the fix (an unknown key
+gets the closest known one suggested), before any data is loaded or any
+training starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from speechlm.corpus import TASKS
 
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "PretrainConfig", "TrainConfig", "load_config"]
 
@@ -99,10 +105,23 @@ class PretrainConfig:
 def load_config(path: str | os.PathLike) -> PretrainConfig:
     """Read a YAML config file; raise :class:`ConfigError` saying what is wrong and how to fix it."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {str(path)!r} is a folder: pass --config PATH to a YAML file in it")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist: pass --config PATH to a YAML file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the config file ({exc.strerror}): check its permissions"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start} is not valid "
+            "UTF-8): save the file with UTF-8 encoding"
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return PretrainConfig.from_dict({} if raw is None else raw, source=str(path))
@@ -140,9 +159,19 @@ def _check_type(f: dataclasses.Field, value: Any, source: str, key: str) -> Any:
             raise ConfigError(f"{source}: {key} must be a list of strings or null, got {value!r}")
         return value
     expected = {"int": int, "float": float, "str": str}[base]
+    if expected is float and isinstance(value, str):
+        value = _float_from_text(value, source, key)
     if isinstance(value, bool) or not isinstance(value, _TYPES[expected]):
         raise ConfigError(f"{source}: {key} must be {'an' if base == 'int' else 'a'} {base}, got {value!r}")
     return float(value) if expected is float else value
+
+
+def _float_from_text(value: str, source: str, key: str) -> float:
+    """``"1e-3"`` (how PyYAML reads ``1e-3``, an exponent without a dot) as the float it spells."""
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{source}: {key} must be a float such as 1.0e-3 or 0.001, got {value!r}") from None
 
 
 def _validate(c: PretrainConfig, source: str) -> None:
@@ -150,8 +179,15 @@ def _validate(c: PretrainConfig, source: str) -> None:
         if not ok:
             raise ConfigError(f"{source}: {message}")
 
+    need(c.run_dir.strip() != "", "run_dir must name a folder, got an empty string")
     need(c.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {c.device!r}")
     need(c.seed >= 0 and c.data.seed >= 0, "seeds must be non-negative")
+    if c.data.tasks is not None:
+        need(c.data.tasks != [], "data.tasks must name at least one task, or be null for all of them")
+        for task in c.data.tasks:
+            close = difflib.get_close_matches(task, TASKS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            need(task in TASKS, f"data.tasks: unknown task {task!r}: {hint}known tasks: {', '.join(TASKS)}")
     need(
         c.data.train_size >= c.train.batch_size,
         f"data.train_size ({c.data.train_size}) must be at least train.batch_size ({c.train.batch_size})",
@@ -167,11 +203,27 @@ def _validate(c: PretrainConfig, source: str) -> None:
         m.d_model % 8 == 0,
         f"model.d_model ({m.d_model}) must be a multiple of 8 (the position conv's groups)",
     )
+    for section, values in (("model", m), ("train", c.train)):
+        for f in dataclasses.fields(values):
+            value = getattr(values, f.name)
+            need(
+                not isinstance(value, float) or math.isfinite(value),
+                f"{section}.{f.name} must be a finite number, got {value}",
+            )
     need(0.0 <= m.dropout < 1.0, f"model.dropout must be in [0, 1), got {m.dropout}")
     need(m.n_clusters >= 2, f"model.n_clusters must be at least 2, got {m.n_clusters}")
     t = c.train
     need(t.steps >= 1 and t.batch_size >= 1, "train.steps and train.batch_size must be at least 1")
     need(t.lr > 0, f"train.lr must be positive, got {t.lr}")
+    need(
+        t.lr <= 1.0,
+        f"train.lr must be at most 1 (AdamW's peak learning rate; 1.0e-3 is typical), got {t.lr:g}",
+    )
+    need(
+        0.0 <= t.weight_decay <= 1.0,
+        f"train.weight_decay must be in [0, 1] (0.01 is typical), got {t.weight_decay}",
+    )
+    need(t.grad_clip > 0, f"train.grad_clip must be positive (the largest gradient norm), got {t.grad_clip}")
     need(
         0 <= t.warmup_steps <= t.steps,
         f"train.warmup_steps must be in [0, train.steps], got {t.warmup_steps}",

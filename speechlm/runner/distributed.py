@@ -20,6 +20,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
+from speechlm.runner.config import ConfigError
+
 __all__ = ["Context", "all_gather_objects", "all_reduce_sum", "init", "shard_batches", "shutdown"]
 
 
@@ -50,12 +52,18 @@ def init(device: str = "auto") -> Context:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            "device: cuda was requested but torch.cuda.is_available() is False; use device: auto"
+        raise ConfigError(
+            "device is cuda, but torch.cuda.is_available() is False (no CUDA GPU, or a CPU-only PyTorch): "
+            "set device: auto (the GPU when there is one) or device: cpu in the config"
         )
     if world_size == 1:
         return Context(0, 1, torch.device("cuda" if use_cuda else "cpu"))
     local_rank = int(os.environ["LOCAL_RANK"])
+    if use_cuda and local_rank >= torch.cuda.device_count():
+        raise ConfigError(
+            f"process {local_rank} of this machine needs GPU {local_rank}, but there are only "
+            f"{torch.cuda.device_count()} GPUs: pass torchrun --nproc_per_node={torch.cuda.device_count()}"
+        )
     if use_cuda:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
