@@ -4,19 +4,33 @@ No model hub, a non-interactive plotting backend, progress bars that redraw
 at most every 10 s in the notebooks' kernels (nbval reads a kernel's output
 only after a cell finishes, and ZeroMQ drops messages beyond 1,000 queued, so
 a progress bar redrawn every 0.1 s through a 10-minute pretraining cell used
-to lose the cell's final messages: "Timeout ... waiting for output"), and, when
-``SPEECHLM_RECORD_TIMINGS=1``, the wall time and headline of every notebook
-that passes are written to ``notebooks/timings.json`` (the same record as
-``python -m speechlm course time``), so that one run of the suite can also
-refresh the course map (then run ``python -m speechlm course headers``).
+to lose the cell's final messages: "Timeout ... waiting for output").
+
+Memory, as on Binder: every kernel nbval starts is put, before its first cell,
+into a memory cgroup of ``$SPEECHLM_MEMORY_LIMIT_MB`` (default 2048, Binder's
+2 GB; 0 switches it off) with the workers it forks later, so a notebook that
+needs more is killed and fails; where no cgroup can be made (not root, not
+Linux, no memory controller) the run goes on unlimited and the summary says
+why. The peak PSS of each kernel and its workers is sampled every 0.5 s and
+printed in the summary, one line per notebook.
+
+``SPEECHLM_RECORD_TIMINGS=cold`` (from an empty course cache, as ``.ci/run``
+does), ``warm`` (or ``1``, from a built cache) or ``auto`` also writes the
+wall time, peak memory and headline of every notebook that passes to
+``notebooks/timings.json`` (the same record as ``python -m speechlm course
+time``), so that one run of the suite can also refresh the course map (then
+run ``python -m speechlm course headers``).
 """
 
 import os
+import queue
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["speechlm.site.keep_executed"]  # keeps executed notebooks in build/executed for the website
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -28,11 +42,27 @@ _seconds: dict[str, float] = defaultdict(float)
 _outputs: dict[str, list] = defaultdict(list)
 _failed: set[str] = set()
 _started: dict[str, float] = {}
+_watches: dict = {}  # notebook -> speechlm.course_memory.KernelWatch, while its kernel runs
+_memory: dict[str, dict] = {}  # notebook -> {"peak_mb", "limit_peak_mb"} once its kernel is gone
+_memory_notes: dict[str, str] = {}  # notebook -> what the summary says beyond its peak
+_settings: dict = {}
 
 
 def _notebook(nodeid: str) -> str | None:
     path = nodeid.split("::", 1)[0]
     return path if path.endswith(".ipynb") else None
+
+
+def pytest_configure(config):
+    """Read the memory limit and decide cold or warm once, before any test can fill the cache."""
+    from speechlm import course, course_memory
+
+    try:
+        _settings["limit_mb"] = course_memory.memory_limit_setting()
+        setting = os.environ.get(course.RECORD_ENV)
+        _settings["mode"] = course.timing_mode(setting) if setting else None
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def pytest_runtest_logstart(nodeid, location):
@@ -50,21 +80,104 @@ def pytest_runtest_logreport(report):
         _failed.add(rel)
 
 
-def pytest_runtest_teardown(item):
+def _fail_fast_when_the_kernel_dies(kernel, watch) -> None:
+    """nbval waits for a cell's reply up to ``--nbval-cell-timeout`` (25 min) even when the kernel is
+    dead, e.g. killed by the memory limit; poll in 1 s slices and fail the cell at once instead,
+    saying why it died."""
+    get = kernel.kc.get_shell_msg
+
+    def get_shell_msg(timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            try:
+                return get(timeout=step)
+            except queue.Empty:
+                if not kernel.is_alive():
+                    raise RuntimeError(watch.death_message()) from None
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    kernel.kc.get_shell_msg = get_shell_msg
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    """Once nbval has started a notebook's kernel (the first cell's setup), before that cell runs:
+    limit its memory and sample its peak."""
+    result = yield
     rel = _notebook(item.nodeid)
-    if rel is not None and getattr(item, "test_outputs", None):
-        _outputs[rel].extend(item.test_outputs)
+    kernel = getattr(item.parent, "kernel", None)
+    if rel is not None and rel not in _watches and kernel is not None:
+        from speechlm import course_memory
+
+        name = Path(rel).stem
+        _watches[rel] = course_memory.KernelWatch(
+            course_memory.kernel_pid(kernel.km), name, _settings["limit_mb"]
+        )
+        _fail_fast_when_the_kernel_dies(kernel, _watches[rel])
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a notebook's last cell nbval stops its kernel: keep the outputs and the peak memory,
+    and remove the kernel's memory group."""
+    try:
+        return (yield)
+    finally:
+        rel = _notebook(item.nodeid)
+        if rel is not None and getattr(item, "test_outputs", None):
+            _outputs[rel].extend(item.test_outputs)
+        if rel in _watches and (nextitem is None or nextitem.parent is not item.parent):
+            watch = _watches.pop(rel)
+            _memory[rel] = watch.finish()
+            if watch.group is not None:
+                note = f"in a {watch.limit_mb:,} MB memory group, which peaked at "
+                note += f"{_memory[rel]['limit_peak_mb'] or 0:,.0f} MB (page cache included)"
+                if watch.oom_kills:
+                    note += f"; the limit killed {watch.oom_kills} process(es)"
+                if not watch.removed:
+                    note += f"; {watch.group.path} could not be removed"
+                _memory_notes[rel] = note
+            elif watch.limit_skipped:
+                _settings["limit_skipped"] = watch.limit_skipped
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per notebook: its peak memory and, where it ran in one, its memory group's peak."""
+    if not _memory:
+        return
+    from speechlm import course, course_memory
+
+    reporter = terminalreporter
+    reporter.section("peak memory of each notebook (PSS of the kernel and its workers)")
+    if _settings.get("limit_skipped"):
+        reporter.line(
+            f"memory limit of {_settings['limit_mb']:,} MB not applied: {_settings['limit_skipped']}"
+        )
+    elif not _settings["limit_mb"]:
+        reporter.line(f"no memory limit: {course_memory.MEMORY_LIMIT_ENV}=0")
+    for rel, memory in sorted(_memory.items()):
+        over = (
+            f" (over the {course.MEMORY_BUDGET_MB:,} MB budget)"
+            if memory["peak_mb"] > course.MEMORY_BUDGET_MB
+            else ""
+        )
+        note = f", {_memory_notes[rel]}" if rel in _memory_notes else ""
+        reporter.line(f"{rel}: {memory['peak_mb']:,.0f} MB{over}{note}")
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if os.environ.get("SPEECHLM_RECORD_TIMINGS") != "1" or not _seconds:
+    if not _settings.get("mode") or not _seconds:
         return
     from speechlm import course
 
     c = course.load_course(ROOT)
     for rel, seconds in sorted(_seconds.items()):
         if rel not in _failed:
-            course.record_timing(c, rel, seconds, course.find_headline(_outputs[rel]))
+            headline = course.find_headline(_outputs[rel])
+            course.record_timing(c, rel, seconds, headline, mode=_settings["mode"], **_memory.get(rel, {}))
 
 
 @pytest.fixture

@@ -14,10 +14,12 @@ and the label ratio at equal CER::
     python benchmarks/label_efficiency.py --corpus folder --root ~/data/fillets-nl  # fillets_corpus.py
     python benchmarks/label_efficiency.py --encoder-lrs 5e-4 2e-3   # a grid: twice the runs
 
-With the defaults (notebook 12's settings: 25, 50 and 100 labels, 600 steps, encoder learning rate
-2e-3) the curve takes about 8 minutes on the 2-core machine, plus the pretraining (cached for the
-embedded corpus; 5-10 minutes on a new corpus). Measured in all on real recordings: 18 minutes on
-Asterisk's English prompts, 25 on the longer lines of Fish Fillets (benchmarks/README.md).
+With the defaults (notebook 12's recipe, 600 steps, encoder learning rate 2e-3, at 25, 50 and 100
+labels; notebook 12 itself computes the 25 and 50 points, ``label_efficiency.NOTEBOOK_CTC``, and the
+same runs give the same numbers here) the curve takes about 8 minutes on the 2-core machine, plus the
+pretraining (cached for the embedded corpus; 5-10 minutes on a new corpus). Measured in all on real
+recordings: 18 minutes on Asterisk's English prompts, 25 on the longer lines of Fish Fillets
+(benchmarks/README.md).
 
 On the embedded corpus with the default pretraining settings the encoder is the course's cached one
 (``speechlm.pretrained.load("hubert")``, the encoder of notebooks 11-17). A real corpus is read

@@ -15,12 +15,21 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "cache_dir", "get_device", "headline", "set_seed", "setup"]
 
 
-def setup(seed: int = 0, *, device: str | None = None, quiet: bool = False):
+def setup(seed: int = 0, *, device: str | None = None, quiet: bool = False, fetch_cache: bool | str = "auto"):
     """Prepare a notebook: seed everything, pick the device, print versions.
 
     Called by every notebook's setup cell. Returns the ``torch.device``
     (CPU unless a GPU is present or another device is requested).
+    ``fetch_cache`` says whether a missing pretrained encoder, recogniser or
+    label-efficiency curve (notebooks 11-17) is first fetched as a verified
+    archive of the course cache instead of trained (about 25 minutes on 2
+    cores): ``"auto"`` on Colab or where ``SPEECHLM_FETCH_CACHE=1``, ``True``,
+    or ``False``; offline it falls back to training, with a message (see
+    :mod:`speechlm.cache_fetch`).
     """
+    from speechlm import cache_fetch
+
+    cache_fetch.set_fetch_policy(fetch_cache)
     set_seed(seed)
     dev = get_device(device)
     try:

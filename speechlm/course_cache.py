@@ -13,11 +13,17 @@ An instructor builds them into a folder the class can read; students set
 ``SPEECHLM_SHARED_CACHE`` to it and read it without writing
 (:func:`speechlm.utils.find_cached`); anything a student makes goes to their
 own ``SPEECHLM_CACHE``. See the README's section for instructors.
+
+:func:`expected_files` names every file a build makes, with the recipe key it was built from
+(:func:`recipe_keys`); :mod:`speechlm.cache_archive` packs exactly those files into an archive
+and checks an archive's keys against them before it unpacks anything (Colab's warm start).
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import os
 import stat
 import time
@@ -35,6 +41,8 @@ __all__ = [
     "cached_files",
     "corpus_splits",
     "describe",
+    "expected_files",
+    "recipe_keys",
 ]
 
 
@@ -50,7 +58,7 @@ def corpus_splits() -> list[dict]:
 
     encoder, asr = pretrained.RECIPES["hubert"], pretrained.ASR_RECIPES["ctc"]
     ctc, shots = label_efficiency.CTC_DATA, label_efficiency.SHOTS_DATA
-    budget = max(label_efficiency.CTCCurveRecipe().budgets)
+    budget = max(label_efficiency.NOTEBOOK_CTC.budgets)
     calls = [
         {"split": "train", "size": encoder.hubert.n_utterances, "seed": encoder.corpus_seed},
         {"split": "train", "size": asr.n_utterances, "seed": asr.corpus_seed},
@@ -192,3 +200,63 @@ def describe() -> str:
             readable = "  [not readable by other users]" if hidden else ""
             lines.append(f"  {path.relative_to(root)!s:76} {size / 1e6:8.1f} MB{readable}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ what a build makes, by recipe key
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _corpus_file(call: dict) -> Path:
+    """Where ``corpus.load("embedded", **call)`` caches its utterances (the path
+    :func:`speechlm.corpus.embedded.load_embedded` computes: clean audio, the call's tasks)."""
+    from speechlm.corpus import cache, generator_version, grammar
+
+    params = {k: call[k] for k in ("split", "size", "seed")}
+    params.update(tasks=list(grammar.check_tasks(call.get("tasks"))), noise=None, reverb=False)
+    return cache.cache_path("embedded", params, generator_version())
+
+
+def _curve_file(kind: str) -> Path:
+    """Where ``label_efficiency.load_ctc_curve()`` (``kind="ctc"``) or ``load_shots_curve()``
+    (``"shots"``) caches its result (the name hashes the curve's settings)."""
+    from speechlm import label_efficiency
+
+    name = label_efficiency.cache_name(kind, label_efficiency.curve_settings(kind))
+    return cache_dir("results", create=False) / name
+
+
+def _files_by_artefact() -> dict[str, list[Path]]:
+    from speechlm import pretrained
+
+    return {
+        "corpus": sorted({_corpus_file(call) for call in corpus_splits()}),
+        "encoder": [pretrained.cache_path("hubert")],
+        "asr": [pretrained.asr_cache_path("ctc")],
+        "curves": [_curve_file("ctc"), _curve_file("shots")],
+    }
+
+
+def recipe_keys(only: Sequence[str] | None = None) -> dict[str, str]:
+    """The recipe key of each artefact ``only`` names (default all) as this installed package builds
+    it: the encoder's and recogniser's own keys (``pretrained.RECIPES["hubert"].key()``...), and for
+    the corpus and the curves a hash of everything their file names hash (generator version and
+    splits; curve recipes, data and encoder key). Changing a recipe changes its key."""
+    files = _files_by_artefact()
+    keys = {name: _digest([p.name for p in paths]) for name, paths in files.items()}
+    keys["corpus"], keys["curves"] = f"corpus-{keys['corpus']}", f"curves-{keys['curves']}"
+    keys["encoder"], keys["asr"] = files["encoder"][0].stem, files["asr"][0].stem
+    return {name: keys[name] for name in _check_names(list(ARTEFACTS) if only is None else list(only))}
+
+
+def expected_files(only: Sequence[str] | None = None) -> dict[str, tuple[str, str]]:
+    """Every file :func:`build` makes for the artefacts ``only`` names (default all): its path
+    relative to the cache root (POSIX, e.g. ``"pretrained/hubert-v2-....pt"``) -> ``(artefact,
+    recipe key)``. Computed from the recipes alone; nothing is built or read."""
+    root, keys = cache_dir(create=False), recipe_keys(only)
+    files = _files_by_artefact()
+    return {
+        path.relative_to(root).as_posix(): (name, key) for name, key in keys.items() for path in files[name]
+    }

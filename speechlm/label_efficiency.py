@@ -17,7 +17,8 @@ with large early gradients, and then trains like the scratch encoder, which trai
 recipes tried.
 
 :func:`load_ctc_curve` and :func:`load_shots_curve` compute the curves of the course's pretrained
-encoder on the embedded corpus on first use (minutes; in two processes where two cores exist) and
+encoder on the embedded corpus on first use (minutes; in two processes where two cores and 4 GB
+exist, else one at a time: :func:`~speechlm.workers.default_workers`) and
 cache the numbers as JSON, keyed by every setting and by the encoder's own cache key (a class's
 shared cache, ``$SPEECHLM_SHARED_CACHE``, is read too).
 """
@@ -56,14 +57,17 @@ from speechlm.utils import atomic_write_text, cache_dir, find_cached
 from speechlm.workers import default_workers, run_jobs
 
 __all__ = [
+    "NOTEBOOK_CTC",
     "CTCCurveRecipe",
     "PooledHead",
     "ShotsRecipe",
     "against_course",
+    "cache_name",
     "check_budgets",
     "comparison_table",
     "course_ctc_items",
     "ctc_curve",
+    "curve_settings",
     "digit_words",
     "label_ratio",
     "load_ctc_curve",
@@ -77,7 +81,8 @@ VERSION = 1  # bump when the training code changes, so that no stale cached curv
 
 @dataclass(frozen=True)
 class CTCCurveRecipe:
-    """Settings of the CTC label-efficiency curve (defaults: the course's)."""
+    """Settings of the CTC label-efficiency curve (defaults: ``benchmarks/label_efficiency.py``'s full
+    curve; notebook 12 computes :data:`NOTEBOOK_CTC`, its first two budgets)."""
 
     budgets: tuple[int, ...] = (25, 50, 100)  # labelled utterances
     steps: int = 600  # fine-tuning steps, the same for both arms and every budget
@@ -88,6 +93,12 @@ class CTCCurveRecipe:
     hidden: int = 128  # the layer-mix BiGRU head's units per direction
     eval_every: int = 100
     seed: int = 0
+
+
+# Notebook 12's curve: the budgets its assertions and headline read (25 and 50 labels), two thirds of
+# the full curve's time; every run is the full curve's run for the same budget, so its numbers are
+# the same (benchmarks/README.md has the 100-label point).
+NOTEBOOK_CTC = CTCCurveRecipe(budgets=(25, 50))
 
 
 @dataclass(frozen=True)
@@ -457,13 +468,28 @@ CTC_DATA = {"corpus_seed": 0, "n_dev": 60, "n_test": 120}
 SHOTS_DATA = {"corpus_seed": 0, "n_train": 600, "n_dev": 200, "n_test": 300}
 
 
+def curve_settings(kind: str, recipe=None, encoder: str = "hubert") -> dict:
+    """The settings that name a cached curve of the course's ``encoder``: ``kind`` is ``"ctc"``
+    (:func:`load_ctc_curve`, ``recipe`` defaults to :data:`NOTEBOOK_CTC`) or ``"shots"``
+    (:func:`load_shots_curve`, default :class:`ShotsRecipe`)."""
+    from speechlm import pretrained
+
+    default, data = {"ctc": (NOTEBOOK_CTC, CTC_DATA), "shots": (ShotsRecipe(), SHOTS_DATA)}[kind]
+    return {"recipe": asdict(recipe or default), "encoder": pretrained.cache_path(encoder).stem, **data}
+
+
+def cache_name(kind: str, settings: dict) -> str:
+    """The file name (in ``cache_dir("results")``) of the curve ``kind`` computed with ``settings``."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"label-efficiency-{kind}-v{VERSION}-{digest}.json"
+
+
 def _cached(kind: str, settings: dict, compute, progress: bool) -> dict:
     """``{"rows": compute(), "settings", "seconds"}``, cached as JSON under a name that hashes the
     ``settings``: read from the user's cache or a shared one (``$SPEECHLM_SHARED_CACHE``, built once
     by an instructor), else computed and written atomically to the user's cache. A damaged file is
     reported by path (a warning) and computed again."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    name = f"label-efficiency-{kind}-v{VERSION}-{digest}.json"
+    name = cache_name(kind, settings)
     result = _read_cached(name, json.loads(json.dumps(settings, default=str)))
     if result is not None:
         return result
@@ -512,11 +538,12 @@ def load_ctc_curve(
 ) -> dict:
     """The CTC curve (:func:`ctc_curve`) of the course's pretrained ``encoder`` on the embedded
     corpus: the first ``budget`` utterances of its training split, 60 dev and 120 test utterances
-    (unseen speakers). Computed on first use and cached; returns ``{"rows", "settings", "seconds"}``."""
+    (unseen speakers); ``recipe`` defaults to notebook 12's, :data:`NOTEBOOK_CTC`. Computed on first
+    use and cached; returns ``{"rows", "settings", "seconds"}``."""
     from speechlm import pretrained
 
-    recipe = recipe or CTCCurveRecipe()
-    settings = {"recipe": asdict(recipe), "encoder": pretrained.cache_path(encoder).stem, **CTC_DATA}
+    recipe = recipe or NOTEBOOK_CTC
+    settings = curve_settings("ctc", recipe, encoder)
 
     def compute():
         enc = pretrained.load(encoder, progress=progress)
@@ -529,9 +556,11 @@ def against_course(
     encoder: SpeechEncoder, *, workers: int | None = None, progress: bool = True
 ) -> tuple[list[dict], list[dict]]:
     """Fine-tune another pretrained ``encoder`` of the course's architecture exactly as notebook 12
-    fine-tunes the course's (:func:`load_ctc_curve`'s data and recipe). The scratch arm does not
-    depend on the pretrained weights, so notebook 12's cached one is reused and only ``encoder``'s
-    runs train. Returns ``(rows, course_rows)``: this encoder's curve and notebook 12's."""
+    fine-tunes the course's (:func:`load_ctc_curve`'s data and recipe), on the full curve's budgets
+    (:class:`CTCCurveRecipe`'s defaults: notebook 12's and 100 labels). The scratch arm does not
+    depend on the pretrained weights, so the course encoder's cached one is reused and only
+    ``encoder``'s runs train. Returns ``(rows, course_rows)``: this encoder's curve and the course
+    encoder's."""
     from speechlm import pretrained
 
     architecture = pretrained.RECIPES["hubert"].hubert.encoder
@@ -540,8 +569,8 @@ def against_course(
             f"the encoder must have the course encoder's architecture to share its scratch arm: "
             f"{architecture}, got {encoder.config}"
         )
-    course = load_ctc_curve(progress=progress)
     recipe = CTCCurveRecipe()
+    course = load_ctc_curve(recipe, progress=progress)
     labelled, dev, test = course_ctc_items(max(recipe.budgets), progress)
     rows = ctc_curve(
         encoder, labelled, dev, test, recipe, scratch=course["rows"], workers=workers, progress=progress
@@ -600,7 +629,7 @@ def load_shots_curve(
     from speechlm import pretrained
 
     recipe = recipe or ShotsRecipe()
-    settings = {"recipe": asdict(recipe), "encoder": pretrained.cache_path(encoder).stem, **SHOTS_DATA}
+    settings = curve_settings("shots", recipe, encoder)
 
     def compute():
         seed = SHOTS_DATA["corpus_seed"]

@@ -10,6 +10,7 @@ gigabytes each, and an interrupt must stop them at once: see
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -24,6 +26,8 @@ __all__ = [
     "default_workers",
     "exit_when_orphaned",
     "kill_pool",
+    "memory_limit_bytes",
+    "release_memory",
     "run_jobs",
     "set_parent_death_signal",
     "worker_init",
@@ -35,25 +39,57 @@ def run_jobs(fn, jobs: list[dict], workers: int, progress: bool, desc: str) -> l
 
     The workers die with this process (:func:`worker_init`), and an interrupt (a notebook's
     "interrupt kernel", Ctrl-C) or a failed job cancels the jobs not started and kills the running
-    ones at once, instead of waiting minutes for them to finish."""
+    ones at once, instead of waiting minutes for them to finish.
+
+    Memory: a forked worker shares this process's pages until either writes them. So that it
+    copies as few as possible, this process first returns its freed heap to the system
+    (:func:`release_memory`) and freezes its Python objects out of the garbage collector's reach
+    (``gc.freeze``: a collection in a worker would otherwise write to every object's header, and so
+    copy every page holding one); each worker returns its heap after every job."""
     if workers <= 1:
-        return [fn(job) for job in tqdm(jobs, desc=desc, disable=not progress, leave=False)]
+        return [_run_and_release(fn, job) for job in tqdm(jobs, desc=desc, disable=not progress, leave=False)]
     jobs = [{**job, "threads": 1} for job in jobs]
     # fork on Linux (works from scripts without a __main__ guard, and from notebooks); spawn elsewhere
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    release_memory()
+    gc.freeze()
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=worker_init, initargs=(os.getpid(),)
     )
     try:
-        futures = [pool.submit(fn, job) for job in jobs]
+        futures = [pool.submit(_run_and_release, fn, job) for job in jobs]
         done = as_completed(futures)
         for future in tqdm(done, total=len(jobs), desc=desc, disable=not progress, leave=False):
             future.result()  # the first failure stops everything at once, not when its turn comes
     except BaseException:
         kill_pool(pool)
         raise
+    finally:
+        gc.unfreeze()
     pool.shutdown()
     return [future.result() for future in futures]
+
+
+def _run_and_release(fn, job: dict) -> dict:
+    """``fn(job)``, then the memory the job freed goes back to the system (:func:`release_memory`)."""
+    try:
+        return fn(job)
+    finally:
+        release_memory()
+
+
+def release_memory() -> None:
+    """Collect garbage and, with glibc (Linux), return the freed heap to the system (``malloc_trim``).
+
+    PyTorch frees a tensor's memory to the C allocator, which keeps it for reuse: after a training
+    run of variable-length batches, a process holds hundreds of megabytes it no longer uses, which a
+    forked worker would inherit and Binder's 2 GB would count."""
+    gc.collect()
+    if sys.platform == "linux":
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to return
+            pass
 
 
 def worker_init(parent_pid: int) -> None:
@@ -98,8 +134,45 @@ def kill_pool(pool: ProcessPoolExecutor) -> None:
         process.join()
 
 
+# Below this much memory for the whole session (Binder gives 2 GB, the Jupyter server included) the
+# jobs run one at a time in the kernel: a worker process holds about 0.5 GB more while it trains.
+TWO_WORKERS_MIN_BYTES = 4 * 2**30
+
+
 def default_workers() -> int:
-    """How many worker processes to use by default: the usable cores, at most 2."""
-    return max(
-        1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    )
+    """How many worker processes to use by default: the usable cores, at most 2, and 1 where the
+    memory this process may use (:func:`memory_limit_bytes`) is under ``TWO_WORKERS_MIN_BYTES``."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit = memory_limit_bytes()
+    return 1 if limit is not None and limit < TWO_WORKERS_MIN_BYTES else max(1, min(2, cores))
+
+
+def memory_limit_bytes() -> int | None:
+    """The memory this process may use: its cgroup's limit (v2 ``memory.max``, v1
+    ``memory.limit_in_bytes``; Binder and Docker set one) or the machine's physical memory, whichever
+    is lower; None where neither can be read."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2
+            candidates = [Path("/sys/fs/cgroup") / path.lstrip("/") / "memory.max"]
+        elif "memory" in controllers.split(","):  # v1
+            candidates = [Path("/sys/fs/cgroup/memory") / path.lstrip("/") / "memory.limit_in_bytes"]
+        else:
+            continue
+        for candidate in candidates:
+            try:
+                value = candidate.read_text().strip()
+            except OSError:
+                continue
+            if value.isdigit():  # "max" (v2) means no limit; v1 writes a huge number instead
+                limits.append(int(value))
+    return min(limits) if limits else None

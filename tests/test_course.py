@@ -138,20 +138,131 @@ def test_cli_check_fails_on_a_broken_course(tmp_path, monkeypatch, capsys):
     assert "01_toy_topic_solutions.ipynb: cell 2 has stored outputs" in capsys.readouterr().out
 
 
-def test_time_records_wall_time_and_headline(tmp_path, monkeypatch):
+def test_time_records_wall_time_peak_memory_and_headline(tmp_path, monkeypatch):
+    """The notebook holds 200 MB more than its solutions notebook: its recorded peak is that much higher."""
     root = _toy_course(tmp_path)
     _edit(
         root / "notebooks" / "01_toy_topic.ipynb",
-        lambda nb: nb.cells.append(nbformat.v4.new_code_cell('speechlm.headline(f"sum {x.sum()}")')),
+        lambda nb: nb.cells.append(
+            nbformat.v4.new_code_cell(
+                'block = np.ones(200 * 2**20, dtype=np.uint8)\nspeechlm.headline(f"sum {x.sum()}")\n'
+                "import time\ntime.sleep(1.5)"
+            )
+        ),
     )
     monkeypatch.setenv("SPEECHLM_INSTALL_SOURCE", str(ROOT))
-    timings = course.time_notebooks(course.load_course(root), ["notebooks/"])
-    entry = timings["notebooks/01_toy_topic.ipynb"]
+    timings = course.time_notebooks(course.load_course(root), mode="cold")
+    entry, solutions = (
+        timings["notebooks/01_toy_topic.ipynb"],
+        timings["solutions/01_toy_topic_solutions.ipynb"],
+    )
     assert entry["headline"] == "sum 3"
-    assert 0 < entry["seconds"] < 120
+    assert 0 < entry["cold_s"] < 120 and "warm_s" not in entry
+    assert 20 < solutions["cold_peak_mb"] < course.MEMORY_BUDGET_MB
+    assert 170 < entry["cold_peak_mb"] - solutions["cold_peak_mb"] < 260, (entry, solutions)
     assert json.loads((root / "notebooks" / "timings.json").read_text()) == timings
     course.write_headers(course.load_course(root))
-    assert "| sum 3 |" in (root / "README.md").read_text()
+    assert (
+        f"| {entry['cold_s']:.0f} s cold | {entry['cold_peak_mb']:,} MB | sum 3 |"
+        in (root / "README.md").read_text()
+    )
+
+
+def test_cold_and_warm_runs_are_kept_apart_and_the_map_shows_both_with_peak_memory(tmp_path):
+    root = _toy_course(tmp_path)
+    toml = root / "notebooks" / "course.toml"
+    toml.write_text(toml.read_text() + 'cold = "pretrains the toy encoder"\n')
+    c = course.load_course(root)
+    course.record_timing(
+        c, "notebooks/01_toy_topic.ipynb", 130.0, "cold headline", mode="cold", peak_mb=1400.4
+    )
+    course.record_timing(c, "notebooks/01_toy_topic.ipynb", 12.0, "warm headline", mode="warm", peak_mb=900)
+    course.record_timing(c, "solutions/01_toy_topic_solutions.ipynb", 4.0, None, mode="warm", peak_mb=700)
+    course.record_timing(c, "solutions/01_toy_topic_solutions.ipynb", 5.0, None, mode="cold", peak_mb=710)
+    c = course.load_course(root)
+    assert c.timings["notebooks/01_toy_topic.ipynb"] == {
+        "cold_s": 130.0,
+        "cold_peak_mb": 1400,
+        "warm_s": 12.0,
+        "warm_peak_mb": 900,
+        "headline": "warm headline",
+    }
+    table = course.course_map_markdown(c)
+    assert "| 12 s warm, 2.2 min cold: pretrains the toy encoder | 1,400 MB | warm headline |" in table
+    assert "Total measured CPU time of the notebooks: 12 s warm, 2.2 min cold (from an empty cache)." in table
+    assert "Highest peak memory: 1,400 MB (notebook 01; budget 1,536 MB" in table
+    meta = c.meta_for("01")
+    header = course.header_markdown(c, meta)
+    assert "**Run time:** 12 s warm, 2.2 min cold: pretrains the toy encoder (measured" in header
+    assert header.endswith("**Peak memory:** 1,400 MB (kernel and workers).")
+    solutions = course.header_markdown(c, meta, solutions=True)
+    assert "**Run time:** 4 s (measured" in solutions  # cold is 1 s slower: not worth showing
+    assert solutions.endswith("**Peak memory:** 710 MB (kernel and workers).")
+    course.write_headers(c)
+    assert course.check_course(c) == []
+
+
+def test_records_made_before_cold_and_warm_were_told_apart_read_as_warm(tmp_path):
+    root = _toy_course(tmp_path)
+    rel = "notebooks/01_toy_topic.ipynb"
+    (root / "notebooks" / "timings.json").write_text(json.dumps({rel: {"seconds": 7.6, "headline": "h"}}))
+    c = course.load_course(root)
+    assert c.timings[rel] == {"warm_s": 7.6, "headline": "h"}
+    assert "**Run time:** 8 s (measured on a 2-core CPU by `python -m speechlm course time`)." in (
+        course.header_markdown(c, c.meta_for("01"))
+    )
+
+
+def test_check_fails_when_a_recorded_peak_is_over_the_memory_budget(tmp_path, monkeypatch, capsys):
+    root = _toy_course(tmp_path)
+    c = course.load_course(root)
+    course.record_timing(c, "solutions/01_toy_topic_solutions.ipynb", 9.0, None, mode="cold", peak_mb=1536)
+    course.record_timing(c, "notebooks/01_toy_topic.ipynb", 9.0, None, mode="warm", peak_mb=1200)
+    course.record_timing(c, "notebooks/01_toy_topic.ipynb", 60.0, None, mode="cold", peak_mb=2750)
+    course.write_headers(course.load_course(root))
+    problems = course.check_course(course.load_course(root))
+    assert problems == [
+        "notebooks/01_toy_topic.ipynb: peak memory 2,750 MB is over the 1,536 MB budget (Binder's 2 GB "
+        "minus the Jupyter server); stream batches, use smaller dtypes or one worker, free what a cell no "
+        "longer needs, then measure again"
+    ]
+    monkeypatch.chdir(root)
+    assert main(["course", "check"]) == 1
+    assert "notebooks/01_toy_topic.ipynb: peak memory 2,750 MB is over" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("setting", "cache", "expected"),
+    [
+        ("cold", "empty", "cold"),
+        ("auto", "empty", "cold"),
+        (None, "built", "warm"),
+        ("warm", "built", "warm"),
+        ("1", "built", "warm"),
+        ("cold", "built", "RECORD_TIMINGS=cold needs an empty course cache, but the course cache"),
+        ("cold", "shared", "and SPEECHLM_SHARED_CACHE names"),
+        ("warm", "empty", "is empty: record this run as cold (SPEECHLM_RECORD_TIMINGS=cold)"),
+        ("hot", "empty", "SPEECHLM_RECORD_TIMINGS='hot': expected cold, warm, 1 (= warm) or auto"),
+    ],
+)
+def test_timing_mode_follows_the_setting_and_refuses_what_contradicts_the_cache(
+    setting, cache, expected, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SPEECHLM_SHARED_CACHE", raising=False)
+    if cache == "built":
+        (tmp_path / "cache" / "corpus").mkdir(parents=True)
+    if cache == "shared":
+        (tmp_path / "shared").mkdir()
+        monkeypatch.setenv("SPEECHLM_SHARED_CACHE", str(tmp_path / "shared"))
+    if expected in ("cold", "warm"):
+        assert course.timing_mode(setting) == expected
+    else:
+        with pytest.raises(ValueError) as error:
+            course.timing_mode(setting)
+        assert expected in str(error.value)
+        if setting != "hot":
+            assert str(tmp_path / "cache") in str(error.value)
 
 
 def test_pytest_runs_unit_tests_and_every_notebook_with_nbval():

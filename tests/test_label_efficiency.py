@@ -72,7 +72,13 @@ def test_another_encoder_is_fine_tuned_against_the_course_curve_with_its_scratch
         for b in (25, 50, 100)
     ]
     calls = {}
-    monkeypatch.setattr(label_efficiency, "load_ctc_curve", lambda progress: {"rows": course_rows})
+    monkeypatch.setattr(
+        label_efficiency,
+        "load_ctc_curve",
+        lambda recipe, progress: (
+            {"rows": course_rows} if recipe == label_efficiency.CTCCurveRecipe() else None
+        ),
+    )
     monkeypatch.setattr(label_efficiency, "course_ctc_items", lambda n, progress: (["l"] * n, ["d"], ["t"]))
 
     def fake_curve(encoder, labelled, dev, test, recipe, *, scratch, workers, progress):
