@@ -174,7 +174,8 @@ def setup_preamble(install_source: str) -> str:
             '    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", _source])',
             "    import speechlm",
             "",
-            "device = speechlm.setup(seed=0)",
+            'device = speechlm.setup(seed=0, fetch_cache="auto")'
+            '  # "auto": on Colab, fetch the verified course cache',
             IMPORTS_MARKER,
         ]
     )

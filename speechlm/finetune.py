@@ -32,6 +32,8 @@ from speechlm.batching import pad_sequences
 from speechlm.ctc import CharVocab, CTCHead, ctc_greedy_decode
 from speechlm.ssl.encoder import SpeechEncoder
 from speechlm.ssl.features import log_mel_features
+from speechlm.train import release_free_memory
+from speechlm.workers import memory_is_short
 
 __all__ = [
     "ALPHABET",
@@ -296,6 +298,7 @@ def finetune_ctc(
     order: list[int] = []
     best = (float("inf"), 0, None)
     history = []
+    trim = memory_is_short()  # Binder: hand the heap back after every step (variable-length batches)
     for step in tqdm(range(1, config.steps + 1), desc="CTC fine-tuning", disable=not progress, leave=False):
         if len(order) < config.batch_size:
             order.extend(rng.permutation(len(train_items)).tolist())
@@ -315,6 +318,8 @@ def finetune_ctc(
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
         scheduler.step()
+        if trim:
+            release_free_memory()
         if step % config.eval_every == 0 or step == config.steps:
             cer = evaluate_asr(model, dev_items, vocab)["cer"]
             history.append((step, cer))

@@ -30,12 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from speechlm import cache_fetch
 from speechlm.ctc import CharVocab
 from speechlm.finetune import ALPHABET, CTCModel, FinetuneConfig, finetune_ctc, prepare, transcribe
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
 from speechlm.ssl.features import SAMPLE_RATE, log_mel_features
 from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert, pretrain_wav2vec2
 from speechlm.utils import CacheWarning, atomic_path, cache_dir, find_cached
+from speechlm.workers import release_memory
 
 __all__ = [
     "ASR",
@@ -145,6 +147,8 @@ def _cached_checkpoint(filename: str, what: str, build: Callable[[], dict], deco
     """``decode`` of the cached checkpoint ``filename``; built with ``build``, saved and decoded when it
     is missing or damaged (a damaged file is reported, never loaded)."""
     found = find_cached("pretrained", filename)
+    if found is None and cache_fetch.fetch_if_enabled("pretrained", filename):  # Colab: a verified archive
+        found = find_cached("pretrained", filename)
     target = cache_dir("pretrained", create=False) / filename
     if found is not None:
         try:
@@ -162,6 +166,8 @@ def _cached_checkpoint(filename: str, what: str, build: Callable[[], dict], deco
     state = build()
     with atomic_path(target) as tmp:
         torch.save(state, tmp)
+    del state
+    release_memory()  # training's leftovers, before the notebook goes on (and before any worker forks)
     return decode(torch.load(target, map_location="cpu", weights_only=True))
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "default_workers",
     "exit_when_orphaned",
     "kill_pool",
+    "memory_is_short",
     "memory_limit_bytes",
     "release_memory",
     "run_jobs",
@@ -79,17 +80,14 @@ def _run_and_release(fn, job: dict) -> dict:
 
 
 def release_memory() -> None:
-    """Collect garbage and, with glibc (Linux), return the freed heap to the system (``malloc_trim``).
+    """Collect garbage, then hand the C heap's free pages back to the system
+    (:func:`speechlm.train.release_free_memory`): after a training run of variable-length batches a
+    process holds hundreds of megabytes it no longer uses, which a forked worker would inherit and
+    Binder's 2 GB would count."""
+    from speechlm.train import release_free_memory
 
-    PyTorch frees a tensor's memory to the C allocator, which keeps it for reuse: after a training
-    run of variable-length batches, a process holds hundreds of megabytes it no longer uses, which a
-    forked worker would inherit and Binder's 2 GB would count."""
     gc.collect()
-    if sys.platform == "linux":
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl): nothing to return
-            pass
+    release_free_memory()
 
 
 def worker_init(parent_pid: int) -> None:
@@ -139,12 +137,19 @@ def kill_pool(pool: ProcessPoolExecutor) -> None:
 TWO_WORKERS_MIN_BYTES = 4 * 2**30
 
 
-def default_workers() -> int:
-    """How many worker processes to use by default: the usable cores, at most 2, and 1 where the
-    memory this process may use (:func:`memory_limit_bytes`) is under ``TWO_WORKERS_MIN_BYTES``."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def memory_is_short() -> bool:
+    """True where the memory this process may use (:func:`memory_limit_bytes`) is under
+    ``TWO_WORKERS_MIN_BYTES``, as on Binder (2 GB): jobs then run one at a time, and training loops
+    trade some speed for memory (:func:`speechlm.train.release_free_memory` after every step)."""
     limit = memory_limit_bytes()
-    return 1 if limit is not None and limit < TWO_WORKERS_MIN_BYTES else max(1, min(2, cores))
+    return limit is not None and limit < TWO_WORKERS_MIN_BYTES
+
+
+def default_workers() -> int:
+    """How many worker processes to use by default: the usable cores, at most 2, and 1 where
+    memory is short (:func:`memory_is_short`)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 1 if memory_is_short() else max(1, min(2, cores))
 
 
 def memory_limit_bytes() -> int | None:

@@ -397,3 +397,50 @@ def test_the_loaders_hook_fetches_once_per_process(course, monkeypatch, capsys):
         assert fetch_if_enabled(*asr) is True and fetch_if_enabled("results", "x.json") is False
         assert _Handler.requests == ["/missing.tar", f"/{ASSET}"]
     assert find_cached(*asr) == pretrained.asr_cache_path("ctc")
+
+
+def test_notebook_12s_curve_comes_from_the_archive_instead_of_being_computed(course, tmp_path, monkeypatch):
+    """The wiring in label_efficiency: a missing curve with the fetch policy on is fetched, verified and
+    read; nothing is trained (a valid curve file stands in for the fake one of the fixture)."""
+    settings = label_efficiency.curve_settings("ctc")
+    name = label_efficiency.cache_name("ctc", settings)
+    rows = [{"budget": 25, "pretrained_cer": 0.5, "scratch_cer": 0.6}]
+    monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path / "built"))
+    atomic_write_bytes(
+        tmp_path / "built" / "results" / name, json.dumps({"rows": rows, "settings": settings}).encode()
+    )
+    pack(course.www / ASSET, progress=False)
+    monkeypatch.setenv("SPEECHLM_CACHE", str(course.learner))
+    monkeypatch.setattr(label_efficiency, "ctc_curve", lambda *a, **k: pytest.fail("computed the curve"))
+    monkeypatch.setattr(pretrained, "load", lambda *a, **k: pytest.fail("loaded the encoder"))
+    speechlm.setup(seed=0, quiet=True, fetch_cache=True)
+    with serving(course.www) as url:
+        monkeypatch.setenv(cache_fetch.URL_ENV, f"{url}/{ASSET}")
+        assert label_efficiency.load_ctc_curve(progress=False)["rows"] == rows
+    assert find_cached("results", name) == course.learner / "results" / name
+
+
+def test_the_shared_encoder_comes_from_the_archive_instead_of_being_trained(course, tmp_path, monkeypatch):
+    """The wiring in pretrained: a missing encoder with the fetch policy on is fetched, verified and
+    loaded; nothing is pretrained (a small real checkpoint stands in for the course's encoder)."""
+    import torch
+
+    from speechlm import ssl
+
+    torch.manual_seed(0)
+    small = ssl.SpeechEncoder(ssl.EncoderConfig(d_model=16, num_layers=1, num_heads=2, d_ff=32))
+    state = {"encoder": small.state_dict(), "config": small.config.to_dict(), "info": {"accuracy": 0.5}}
+    monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path / "built"))
+    with io.BytesIO() as buffer:
+        torch.save(state, buffer)
+        atomic_write_bytes(pretrained.cache_path("hubert"), buffer.getvalue())
+    pack(course.www / ASSET, progress=False)
+    monkeypatch.setenv("SPEECHLM_CACHE", str(course.learner))
+    monkeypatch.setattr(pretrained, "_pretrain_state", lambda *a, **k: pytest.fail("pretrained again"))
+    speechlm.setup(seed=0, quiet=True, fetch_cache=True)
+    with serving(course.www) as url:
+        monkeypatch.setenv(cache_fetch.URL_ENV, f"{url}/{ASSET}")
+        encoder = pretrained.load("hubert", progress=False)
+    for name, value in small.state_dict().items():
+        assert torch.equal(encoder.state_dict()[name], value), name
+    assert pretrained.load_info("hubert") == {"accuracy": 0.5}

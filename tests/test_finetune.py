@@ -130,3 +130,16 @@ def test_unfrozen_encoder_moves_after_the_freeze():
     model, _ = finetune.finetune_ctc(encoder, items[:4], items[4:], vocab, config, progress=False)
     moved = [n for n, v in encoder.state_dict().items() if not torch.equal(v, model.encoder.state_dict()[n])]
     assert moved and not model.frozen
+
+
+@pytest.mark.parametrize("short", [True, False], ids=["memory short (Binder)", "memory plentiful"])
+def test_fine_tuning_hands_the_heap_back_after_every_step_where_memory_is_short(monkeypatch, short):
+    calls = []
+    monkeypatch.setattr(finetune, "memory_is_short", lambda: short)
+    monkeypatch.setattr(finetune, "release_free_memory", lambda: calls.append(1) or True)
+    vocab = CharVocab("ab")
+    items = finetune.prepare(_tone_utterances()[:6], vocab)
+    torch.manual_seed(0)
+    config = finetune.FinetuneConfig(steps=3, freeze_steps=1, batch_size=4, eval_every=3, warmup_steps=1)
+    finetune.finetune_ctc(ssl.SpeechEncoder(SMALL), items[:4], items[4:], vocab, config, progress=False)
+    assert len(calls) == (config.steps if short else 0)

@@ -118,3 +118,13 @@ def test_the_notebooks_curve_is_cached_under_its_own_key(tmp_path, monkeypatch):
     assert [r["budget"] for r in notebook["rows"]] == [25, 50]
     assert [r["budget"] for r in full["rows"]] == [25, 50, 100]
     assert computed == [(25, 50), (25, 50, 100)] and len(list((tmp_path / "results").iterdir())) == 2
+
+
+@pytest.mark.parametrize("limit, short", [(2 * 2**30, True), (64 * 2**30, False), (None, False)])
+def test_memory_is_short_under_a_binder_sized_limit(monkeypatch, limit, short):
+    """Where the session may use less than 4 GiB (Binder: 2 GB), jobs run one at a time and the
+    training loops hand the heap back after every step."""
+    monkeypatch.setattr(workers, "memory_limit_bytes", lambda: limit)
+    assert workers.memory_is_short() is short
+    if short:
+        assert workers.default_workers() == 1

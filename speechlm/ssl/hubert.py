@@ -28,6 +28,7 @@ from torch import nn
 from speechlm.batching import pad_sequences
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
 from speechlm.ssl.masking import DEFAULT_SPAN_LENGTH, DEFAULT_START_PROB, mask_spans
+from speechlm.train import release_free_memory
 
 __all__ = ["IGNORE", "LOSS_ON", "HuBERT", "collate_targets", "cosine_logits", "layer_features"]
 
@@ -126,7 +127,8 @@ def layer_features(
     ``mels``: a list of ``(mel_frames, n_mels)`` log-mel tensors. ``layer``
     indexes :attr:`EncoderOutput.layers` (0: the Transformer's input, ``i``:
     block ``i``'s output). Returns a list of ``(frames, d_model)`` float32
-    arrays, the iteration-2 k-means input and the input of layer probes.
+    arrays, the iteration-2 k-means input and the input of layer probes. One batch of
+    ``batch_size`` utterances is encoded at a time, and its memory is handed back before the next.
     """
     n_layers = len(encoder.layers)
     if not 0 <= layer <= n_layers:
@@ -139,6 +141,9 @@ def layer_features(
         padded, lengths = pad_sequences(mels[start : start + batch_size])
         out = encoder(padded.to(device), lengths)
         hidden = out.layers[layer].cpu().numpy()
-        result.extend(h[:n] for h, n in zip(hidden, out.lengths.tolist(), strict=True))
+        # copies, so that the padded batch array is not kept alive by views of it
+        result.extend(h[:n].copy() for h, n in zip(hidden, out.lengths.tolist(), strict=True))
+        del out, hidden
+        release_free_memory()  # batches differ in length: without this the heap grows batch after batch
     encoder.train(was_training)
     return result

@@ -1,0 +1,116 @@
+"""Memory of the shared encoder's pretraining (issue 22): the C heap is trimmed after each step, and
+what is kept between phases is no bigger than the data it holds. The full-size peaks are measured in
+benchmarks/, not here."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import speechlm.ssl.pretrain
+import speechlm.train
+from speechlm import ssl
+from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert
+from speechlm.train import fit
+from speechlm.utils import set_seed
+
+GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+# In a fresh interpreter: free 128 MB of heap blocks below a live block, which keeps glibc from
+# shrinking the heap, then trim. Prints the resident MB before the blocks, after freeing them, after
+# trimming.
+_FRAGMENTED_HEAP = textwrap.dedent(
+    """
+    import numpy as np
+    from speechlm.train import release_free_memory
+
+    def rss_mb():
+        return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+
+    big = np.ones(16 << 20, np.uint8)
+    del big  # glibc now serves blocks below 16 MB from its heap, and keeps them when freed
+    start = rss_mb()
+    blocks = [np.ones(4 << 20, np.uint8) for _ in range(32)]
+    pin = np.ones(256 << 10, np.uint8)  # a live block above the freed ones
+    del blocks
+    freed = rss_mb()
+    released = release_free_memory()
+    print(start, freed, rss_mb(), released)
+    """
+)
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's; other C libraries keep their own heaps")
+def test_release_free_memory_hands_freed_heap_blocks_back():
+    out = subprocess.run(
+        [sys.executable, "-c", _FRAGMENTED_HEAP], capture_output=True, text=True, timeout=60, check=True
+    )
+    start, freed, trimmed, released = out.stdout.split()
+    start, freed, trimmed = float(start), float(freed), float(trimmed)
+    assert freed - start > 100, f"the freed blocks should stay resident before trimming: {out.stdout}"
+    assert freed - trimmed > 100, f"trimming should hand back the 128 MB of freed blocks: {out.stdout}"
+    assert released == "True"
+
+
+def _variable_length_run(release_memory: bool):
+    """A few steps on batches of different lengths; returns the history and the final weights."""
+    set_seed(0)
+    model = nn.Sequential(nn.Linear(8, 32), nn.GELU(), nn.Linear(32, 3))
+    g = torch.Generator().manual_seed(0)
+    batches = [
+        (torch.randn(4, length, 8, generator=g), torch.randint(0, 3, (4, length), generator=g))
+        for length in (5, 17, 9, 30, 12)
+    ]
+
+    def step(model, batch):
+        x, y = batch
+        return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    history = fit(
+        model, batches, optimizer=opt, steps=7, step_fn=step, log_every=1, progress=False,
+        release_memory=release_memory, seed=0,
+    )  # fmt: skip
+    return history, model.state_dict()
+
+
+def test_fit_release_memory_changes_no_number():
+    plain, plain_state = _variable_length_run(release_memory=False)
+    trimmed, trimmed_state = _variable_length_run(release_memory=True)
+    assert trimmed.train_loss == plain.train_loss
+    for name, tensor in plain_state.items():
+        assert torch.equal(trimmed_state[name], tensor), name
+
+
+@pytest.mark.parametrize("short", [True, False], ids=["memory short (Binder)", "memory plentiful"])
+def test_pretraining_trims_the_heap_after_every_step_where_memory_is_short(monkeypatch, short):
+    calls = []
+    monkeypatch.setattr(speechlm.train, "release_free_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(speechlm.ssl.pretrain, "memory_is_short", lambda: short)
+    rng = np.random.default_rng(0)
+    audios = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in (3200, 4800, 6400, 4000)]
+    recipe = HubertRecipe(
+        encoder=ssl.EncoderConfig(d_model=16, num_layers=1, num_heads=2, d_ff=32),
+        n_utterances=4, n_clusters=3, steps=3, iteration2_steps=2, iteration2_layer=1, batch_size=2,
+        warmup_steps=1,
+    )  # fmt: skip
+    pretrain_hubert(audios, recipe, progress=False)
+    assert len(calls) == (recipe.steps + recipe.iteration2_steps if short else 0)
+
+
+def test_layer_features_do_not_keep_the_padded_batch_alive():
+    torch.manual_seed(0)
+    encoder = ssl.SpeechEncoder(ssl.EncoderConfig(d_model=16, num_layers=1, num_heads=2, d_ff=32))
+    mels = [torch.randn(n, 80) for n in (40, 100, 60)]
+    features = ssl.layer_features(encoder, mels, 1, batch_size=3)
+    assert [f.shape for f in features] == [(20, 16), (50, 16), (30, 16)]
+    # a view of the (3, 50, 16) batch would keep it whole; each array owns just its own frames
+    assert all(f.base is None and f.flags.owndata for f in features)
