@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import importlib.util
 import json
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from speechlm import course_cache
 from speechlm.cache_archive import ASSET, CacheArchiveError, unpack
+from speechlm.corpus.download import DownloadError, stream
 from speechlm.utils import cache_dir, find_cached
 
 __all__ = [
@@ -46,7 +44,6 @@ __all__ = [
 URL_ENV = "SPEECHLM_CACHE_URL"  # overrides default_url()
 FETCH_ENV = "SPEECHLM_FETCH_CACHE"  # "1" or "0": the "auto" policy's answer outside Colab
 TIMEOUT_S = 20.0  # for connecting, and for each read
-_BLOCK = 1 << 20
 
 
 def _repository() -> str:
@@ -78,29 +75,12 @@ def default_url() -> str:
 def _download(url: str, path: Path, progress: bool, timeout_s: float) -> None:
     """Stream ``url`` into ``path`` with a progress bar; raises CacheArchiveError when it fails."""
     try:
-        response = urllib.request.urlopen(url, timeout=timeout_s)
-    except urllib.error.HTTPError as error:
-        raise CacheArchiveError(f"no cache archive at {url} (HTTP {error.code} {error.reason})") from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise CacheArchiveError(f"could not connect to {url} ({reason}): no network?") from None
-    from tqdm.auto import tqdm
-
-    total = int(response.headers.get("Content-Length") or 0) or None
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc="fetching the course cache", disable=not progress)
-    received = 0
-    try:
-        with response, open(path, "wb") as f, bar:
-            for block in iter(lambda: response.read(_BLOCK), b""):
-                f.write(block)
-                bar.update(len(block))
-                received += len(block)
-    except (OSError, http.client.HTTPException) as error:
-        raise CacheArchiveError(
-            f"the download from {url} stopped after {received} bytes ({error!r})"
-        ) from None
-    if total is not None and received < total:
-        raise CacheArchiveError(f"the download from {url} stopped after {received} of {total} bytes")
+        stream(url, path, desc="fetching the course cache", progress=progress, timeout_s=timeout_s)
+    except DownloadError as error:
+        if error.status is not None:
+            raise CacheArchiveError(f"no cache archive at {url} (HTTP {error.status})") from None
+        suffix = ": no network?" if str(error).startswith("could not connect") else ""
+        raise CacheArchiveError(f"{error}{suffix}") from None
 
 
 def fetch(url: str | None = None, *, progress: bool = True, timeout_s: float = TIMEOUT_S) -> list[Path]:

@@ -55,31 +55,55 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _download(url: str, path: Path, corpus: str, timeout_s: float) -> None:
-    """Stream ``url`` into ``path`` atomically; a failed or short transfer leaves no file behind."""
+class DownloadError(OSError):
+    """:func:`stream` failed: no connection, an HTTP error (``status``), or a transfer cut short."""
+
+    def __init__(self, message: str, status: str | None = None):
+        super().__init__(message)
+        self.status = status  # "404 Not Found" for an HTTP error, else None
+
+
+def stream(url: str, path: Path, *, desc: str, progress: bool = True, timeout_s: float = TIMEOUT_S) -> None:
+    """Stream ``url`` into ``path`` in 1 MB blocks with a progress bar (the real corpora here, the
+    course cache archive in :mod:`speechlm.cache_fetch`). Raises :class:`DownloadError`: "could not
+    connect to URL (...)" (with ``status`` set for an HTTP error such as 404), or "the download from
+    URL stopped after N of M bytes (...)" when the connection breaks or closes early; the caller
+    owns ``path`` and removes it (an :func:`~speechlm.utils.atomic_path` or a temporary file)."""
     try:
         response = urllib.request.urlopen(url, timeout=timeout_s)
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:  # HTTPError (404...) is a URLError
-        reason = f"could not connect to {url} ({exc})"
-        raise CorpusUnavailableError(offline_message(corpus, reason, url, path)) from exc
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"could not connect to {url} ({exc})", status=f"{exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        raise DownloadError(f"could not connect to {url} ({getattr(exc, 'reason', exc)})") from exc
     total = int(response.headers.get("Content-Length") or 0) or None
     received = 0
 
-    def cut_short(why: str) -> CorpusUnavailableError:
-        reason = f"the download from {url} stopped after {received} of {total or '?'} bytes ({why})"
-        return CorpusUnavailableError(offline_message(corpus, reason + "; nothing was kept", url, path))
+    def cut_short(why: str) -> DownloadError:
+        return DownloadError(
+            f"the download from {url} stopped after {received} of {total or '?'} bytes ({why})"
+        )
 
     try:
-        with response, atomic_path(path) as tmp, open(tmp, "wb") as f:
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {corpus}") as bar:
+        with response, open(path, "wb") as f:
+            with tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=not progress) as bar:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     f.write(block)
                     bar.update(len(block))
                     received += len(block)
-            if total is not None and received < total:
-                raise cut_short("the connection closed early")
     except (OSError, http.client.HTTPException) as exc:
         raise cut_short(repr(exc)) from exc
+    if total is not None and received < total:
+        raise cut_short("the connection closed early")
+
+
+def _download(url: str, path: Path, corpus: str, timeout_s: float) -> None:
+    """Stream ``url`` into ``path`` atomically; a failed or short transfer leaves no file behind."""
+    try:
+        with atomic_path(path) as tmp:
+            stream(url, tmp, desc=f"downloading {corpus}", timeout_s=timeout_s)
+    except DownloadError as exc:
+        reason = str(exc) + ("" if str(exc).startswith("could not connect") else "; nothing was kept")
+        raise CorpusUnavailableError(offline_message(corpus, reason, url, path)) from exc
 
 
 def fetch(corpus: str, url: str, sha256: str, *, timeout_s: float = TIMEOUT_S) -> Path:
