@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from speechlm import course_cache
+from speechlm.corpus.download import sha256_of
 from speechlm.utils import atomic_path, cache_dir, find_cached
 
 __all__ = ["ASSET", "FORMAT", "MANIFEST", "CacheArchiveError", "pack", "unpack", "verify"]
@@ -48,14 +49,6 @@ def _version() -> str:
     from speechlm import __version__
 
     return __version__
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _bar(progress: bool, total: int | None, desc: str):
@@ -103,7 +96,7 @@ def pack(out: str | os.PathLike, only: Sequence[str] | None = None, *, progress:
             f"build them first with `python -m speechlm cache build --only {names}`"
         )
     entries = [
-        {"path": rel, "size": path.stat().st_size, "sha256": _sha256(path), "artefact": files[rel][0],
+        {"path": rel, "size": path.stat().st_size, "sha256": sha256_of(path), "artefact": files[rel][0],
          "recipe": files[rel][1]}
         for rel, path in found.items()
     ]  # fmt: skip

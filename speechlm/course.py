@@ -250,6 +250,16 @@ def header_markdown(course: Course, meta: NotebookMeta, *, solutions: bool = Fal
     return "\n".join(lines)
 
 
+def map_cells(course: Course, meta: NotebookMeta) -> str:
+    """The measured cells of a notebook's row in a course map (the README's, the website's home
+    page): ``time | peak memory | headline``, from ``notebooks/timings.json``."""
+    timing = course.timings.get(f"notebooks/{meta.file}", {})
+    headline = timing.get("headline", "not measured yet").replace("|", "\\|")
+    peak = peak_mb(timing)
+    memory = "not measured yet" if peak is None else f"{peak:,.0f} MB"
+    return f"{_time_text(timing, meta.cold)} | {memory} | {headline}"
+
+
 def course_map_markdown(course: Course) -> str:
     """The README's course map: one row per existing notebook, with its warm (and cold) run time
     and peak memory."""
@@ -259,14 +269,9 @@ def course_map_markdown(course: Course) -> str:
     ]
     for meta in course.existing():
         rel = f"notebooks/{meta.file}"
-        timing = course.timings.get(rel, {})
         links = f"[Colab]({course.colab_url(rel)}) · [Binder]({course.binder_url(rel)})"
-        headline = timing.get("headline", "not measured yet").replace("|", "\\|")
-        peak = peak_mb(timing)
-        memory = "not measured yet" if peak is None else f"{peak:,.0f} MB"
         rows.append(
-            f"| {meta.number} | [{meta.title}]({rel}) | {meta.topic} | "
-            f"{_time_text(timing, meta.cold)} | {memory} | {headline} | {links} |"
+            f"| {meta.number} | [{meta.title}]({rel}) | {meta.topic} | {map_cells(course, meta)} | {links} |"
         )
     timings = [course.timings.get(f"notebooks/{m.file}", {}) for m in course.existing()]
     total = f"{_format_minutes(sum(t.get('warm_s', 0.0) for t in timings))} warm"

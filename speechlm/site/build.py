@@ -192,19 +192,15 @@ def home_page(course: course_mod.Course, plan: SitePlan) -> str:
     how_to_run = readme_sections(readme, ["Quick start", "Colab, Binder and laptops"]).removeprefix(intro)
     title = readme.splitlines()[0].removeprefix("# ").strip()
     rows = [
-        "| # | notebook | topic | CPU time | headline result (measured) | solutions |",
-        "|---|---|---|---|---|---|",
+        "| # | notebook | topic | CPU time | peak memory | headline result (measured) | solutions |",
+        "|---|---|---|---|---|---|---|",
     ]
     for meta in course.existing():
         rel = f"notebooks/{meta.file}"
-        timing = course.timings.get(rel, {})
-        headline = timing.get("headline", "not measured yet").replace("|", "\\|")
         sol = f"solutions/{meta.solutions_file}"
         sol_link = f"[solutions]({sol})" if sol in plan.solutions else "-"
-        rows.append(
-            f"| {meta.number} | [{meta.title}]({rel}) | {meta.topic} | "
-            f"{course_mod._format_minutes(timing.get('seconds'))} | {headline} | {sol_link} |"
-        )
+        cells = course_mod.map_cells(course, meta)
+        rows.append(f"| {meta.number} | [{meta.title}]({rel}) | {meta.topic} | {cells} | {sol_link} |")
     toctrees = []
     for caption, rels in [*plan.parts, ("Solutions", plan.solutions), ("Reference", plan.markdown)]:
         entries = "\n".join(rel.removesuffix(".ipynb") for rel in rels)
