@@ -12,7 +12,7 @@ into a memory cgroup of ``$SPEECHLM_MEMORY_LIMIT_MB`` (default 2048, Binder's
 needs more is killed and fails; where no cgroup can be made (not root, not
 Linux, no memory controller) the run goes on unlimited and the summary says
 why. The peak PSS of each kernel and its workers is sampled every 0.5 s and
-printed in the summary, one line per notebook.
+printed in the summary with the notebook's wall time, one line per notebook.
 
 ``SPEECHLM_RECORD_TIMINGS=cold`` (from an empty course cache, as ``.ci/run``
 does), ``warm`` (or ``1``, from a built cache) or ``auto`` also writes the
@@ -54,13 +54,27 @@ def _notebook(nodeid: str) -> str | None:
 
 
 def pytest_configure(config):
-    """Read the memory limit and decide cold or warm once, before any test can fill the cache."""
-    from speechlm import course, course_memory
+    """Read the memory limit once."""
+    from speechlm import course_memory
 
     try:
         _settings["limit_mb"] = course_memory.memory_limit_setting()
-        setting = os.environ.get(course.RECORD_ENV)
-        _settings["mode"] = course.timing_mode(setting) if setting else None
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def pytest_collection_finish(session):
+    """Decide cold or warm once, after collection and before any test can fill the cache; only a run
+    that executes notebooks records timings (``pytest tests/site_check.py`` after the suite, on the
+    cache it filled, neither records nor checks)."""
+    from speechlm import course
+
+    setting = os.environ.get(course.RECORD_ENV)
+    if not setting or not any(_notebook(item.nodeid) for item in session.items):
+        _settings["mode"] = None
+        return
+    try:
+        _settings["mode"] = course.timing_mode(setting)
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
 
@@ -145,7 +159,8 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """One line per notebook: its peak memory and, where it ran in one, its memory group's peak."""
+    """One line per notebook: its peak memory, its wall time and, where it ran in one, its memory
+    group's peak."""
     if not _memory:
         return
     from speechlm import course, course_memory
@@ -165,7 +180,8 @@ def pytest_terminal_summary(terminalreporter):
             else ""
         )
         note = f", {_memory_notes[rel]}" if rel in _memory_notes else ""
-        reporter.line(f"{rel}: {memory['peak_mb']:,.0f} MB{over}{note}")
+        took = f" in {_seconds[rel]:,.0f} s" if rel in _seconds else ""
+        reporter.line(f"{rel}: {memory['peak_mb']:,.0f} MB{over}{took}{note}")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,6 +1,7 @@
 """The course's conventions are enforced by code, and the code catches breakage."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -263,6 +264,36 @@ def test_timing_mode_follows_the_setting_and_refuses_what_contradicts_the_cache(
         assert expected in str(error.value)
         if setting != "hot":
             assert str(tmp_path / "cache") in str(error.value)
+
+
+def test_only_a_run_that_executes_notebooks_checks_and_records_timings(tmp_path):
+    """The CI failure of 2026-12-07: after the suite filled the cache under
+    SPEECHLM_RECORD_TIMINGS=cold, `pytest tests/site_check.py` on the same cache must run (no notebook,
+    nothing to record), while a run that executes a notebook on that cache is refused up front."""
+    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "course.toml").write_text("")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print('HEADLINE: toy')")]
+    nbformat.write(nb, tmp_path / "notebooks" / "01_toy.ipynb")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "check.py").write_text("def test_site():\n    assert 1 + 1 == 2\n")
+    (tmp_path / "cache" / "corpus").mkdir(parents=True)  # a filled cache, as after the suite
+    env = {**os.environ, "SPEECHLM_RECORD_TIMINGS": "cold", "SPEECHLM_CACHE": str(tmp_path / "cache")}
+    env.pop("SPEECHLM_SHARED_CACHE", None)
+    env["SPEECHLM_MEMORY_LIMIT_MB"] = "0"
+
+    def pytest_run(*args):
+        command = [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "-o", "addopts="]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    site = pytest_run("tests/check.py")
+    assert site.returncode == 0 and "1 passed" in site.stdout, site.stdout + site.stderr
+    suite = pytest_run("notebooks", "--nbval-lax", "--nbval-current-env")
+    assert suite.returncode == 4, suite.stdout + suite.stderr  # a usage error, before any cell runs
+    assert "SPEECHLM_RECORD_TIMINGS=cold needs an empty course cache" in suite.stderr
+    assert not (tmp_path / "notebooks" / "timings.json").exists()
 
 
 def test_pytest_runs_unit_tests_and_every_notebook_with_nbval():
