@@ -247,7 +247,7 @@ class ASRRecipe:
 ASR_RECIPES: dict[str, ASRRecipe] = {}
 
 # The course's recogniser (see load_asr): dev CER 0.25 after 800 steps of batch 16 on 1,000 utterances;
-# the first call fine-tunes it (20 minutes measured on the 2-core machine shared with 5 other jobs).
+# the first call fine-tunes it (about 6 minutes on the idle 2-core machine, benchmarks/recogniser.py).
 ASR_RECIPES["ctc"] = ASRRecipe(
     "ctc", version=1, finetune=FinetuneConfig(steps=800, batch_size=16, eval_every=200)
 )

@@ -30,6 +30,8 @@ from speechlm.batching import lengths_to_mask, pad_sequences
 from speechlm.finetune import FinetuneConfig, spec_augment
 from speechlm.ssl.encoder import SpeechEncoder
 from speechlm.ssl.features import SAMPLE_RATE, encoder_lengths, log_mel_features
+from speechlm.train import release_free_memory
+from speechlm.workers import memory_is_short
 
 __all__ = [
     "FIELDS",
@@ -232,13 +234,14 @@ def _loss(logits: dict, targets: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def _frozen_layers(model: SLUModel, items: Sequence[SLUItem], batch_size: int = 32) -> list[torch.Tensor]:
-    """Each item's ``(n_layers, frames, d_model)`` encoder outputs (eval mode), computed once."""
+    """Each item's ``(n_layers, frames, d_model)`` encoder outputs (eval mode), computed once; copied
+    out of its padded batch, so that the padding is freed with the batch."""
     model.eval()
     out = []
     for start in range(0, len(items), batch_size):
         mels, mel_lengths, _ = _collate(items[start : start + batch_size])
         layers, padding_mask = model.encode(mels, mel_lengths)
-        out.extend(lay[:, : int(n)] for lay, n in zip(layers, (~padding_mask).sum(1), strict=True))
+        out.extend(lay[:, : int(n)].clone() for lay, n in zip(layers, (~padding_mask).sum(1), strict=True))
     return out
 
 
@@ -269,7 +272,10 @@ def train_slu(
     end_to_end = encoder is not None and not config.freeze_encoder
     n_mels = train_items[0].mels.shape[1]
     model = SLUModel(copy.deepcopy(encoder), vocab, n_mels=n_mels, width=config.width, dropout=config.dropout)
+    trim = memory_is_short()  # Binder: hand the heap back after every step (variable-length batches)
     frozen = None if end_to_end else _frozen_layers(model, train_items)
+    if trim:
+        release_free_memory()  # what encoding the batches left in the heap
     if encoder is not None:
         model.encoder.requires_grad_(end_to_end)
     groups = [{"params": model.head.parameters(), "lr": config.lr_head}]
@@ -307,6 +313,8 @@ def train_slu(
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
         scheduler.step()
+        if trim:
+            release_free_memory()
     return model.eval()
 
 

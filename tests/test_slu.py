@@ -151,6 +151,31 @@ def test_frozen_training_keeps_the_encoder_and_end_to_end_changes_it(data):
         slu.train_slu(encoder, [], vocab, progress=False)
 
 
+def test_frozen_features_keep_no_padding_of_their_batch(data):
+    """Each utterance's frozen layers are its own storage, not a view of its padded batch (which kept
+    about 220 MB of padding alive in notebook 14)."""
+    _, _, vocab, train_items, _ = data
+    model = slu.SLUModel(tiny_encoder(), vocab, n_mels=train_items[0].mels.shape[1])
+    features = slu._frozen_layers(model, train_items[:40])
+    lengths = [int(encoder_lengths(torch.tensor([len(it.mels)]))) for it in train_items[:40]]
+    assert len(set(lengths)) > 1  # utterances of different lengths, so a batch has padding
+    for layers, n in zip(features, lengths, strict=True):
+        assert layers.shape == (3, n, 32)
+        assert layers.untyped_storage().nbytes() == layers.numel() * layers.element_size()
+
+
+@pytest.mark.parametrize("short", [True, False], ids=["memory short (Binder)", "memory plentiful"])
+@pytest.mark.parametrize("frozen", [True, False], ids=["frozen encoder", "log-mel"])
+def test_training_trims_the_heap_after_every_step_where_memory_is_short(data, monkeypatch, short, frozen):
+    _, _, vocab, train_items, _ = data
+    calls = []
+    monkeypatch.setattr(slu, "memory_is_short", lambda: short)
+    monkeypatch.setattr(slu, "release_free_memory", lambda: calls.append(1) or True)
+    config = slu.SLUConfig(steps=3, width=16)
+    slu.train_slu(tiny_encoder() if frozen else None, train_items[:32], vocab, config, progress=False)
+    assert len(calls) == ((config.steps + 1) if short else 0)  # + once after computing the inputs once
+
+
 def test_predict_and_recognise_return_labels_with_probabilities(data, mel_model, tmp_path):
     _, test, vocab, _, test_items = data
     out = slu.predict(mel_model, [c.audio for c in test[:5]])
