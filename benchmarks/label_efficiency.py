@@ -14,9 +14,9 @@ and the label ratio at equal CER::
     python benchmarks/label_efficiency.py --corpus folder --root ~/data/fillets-nl  # fillets_corpus.py
     python benchmarks/label_efficiency.py --encoder-lrs 5e-4 2e-3   # a grid: twice the runs
 
-With the defaults (notebook 12's recipe, 600 steps, encoder learning rate 2e-3, at 25, 50 and 100
-labels; notebook 12 itself computes the 25 and 50 points, ``label_efficiency.NOTEBOOK_CTC``, and the
-same runs give the same numbers here) the curve takes about 8 minutes on the 2-core machine, plus the
+With the defaults (600 steps, encoder learning rate 2e-3, at 25, 50 and 100 labels: the course's CTC
+curve, ``label_efficiency.load_ctc_curve()``; notebook 12 computes only the digit-word point, and
+``--shots`` adds that whole curve) the curve takes about 8 minutes on the 2-core machine, plus the
 pretraining (cached for the embedded corpus; 5-10 minutes on a new corpus). Measured in all on real
 recordings: 18 minutes on Asterisk's English prompts, 25 on the longer lines of Fish Fillets
 (benchmarks/README.md).
@@ -28,8 +28,8 @@ from ``--root`` and shuffled (seed 0); the first N training utterances no longer
 sees every training utterance cut into pieces of at most that length, so that a step costs about
 what it costs on the embedded corpus (``real_corpus_data``). FSDD has no dev split, so random
 training utterances serve as dev, and a folder needs ``train/`` and ``test/`` sub-folders (``dev/``
-optional). ``--shots`` adds the digit-word curve of notebook 12
-(embedded corpus only).
+optional). ``--shots`` adds the digit-word curve (1, 3 and 10 recordings per digit; notebook 12
+computes the first point) on the embedded corpus only.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def main(argv=None) -> None:
     if args.shots:
         if args.corpus != "embedded":
             raise SystemExit("--shots uses the embedded corpus's digit words")
-        shots = label_efficiency.load_shots_curve(progress=False)["rows"]
+        shots = label_efficiency.load_shots_curve(label_efficiency.ShotsRecipe(), progress=False)["rows"]
         print("\n| labeled per digit | accuracy pretrained | accuracy scratch |\n|---:|---:|---:|")
         for r in shots:
             print(f"| {r['shots']} | {r['pretrained_accuracy']:.1%} | {r['scratch_accuracy']:.1%} |")

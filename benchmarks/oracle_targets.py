@@ -4,9 +4,10 @@ HuBERT's paper (Hsu et al. 2021) measures its k-means targets against a supervis
 same masked prediction with phonetic units from a forced alignment as the targets. This script
 does that on the course's data: the course's HuBERT recipe (the same 1,000 training utterances,
 encoder, masking, optimiser and seed; its 500 + 250 updates in one run of 750) with every 20 ms
-frame's eSpeak phone as its target instead of a k-means unit, then notebook 12's CTC fine-tuning
-(the same labelled utterances, head, steps, learning rate and freezing). The scratch arm does not
-depend on pretraining, so it is read from notebook 12's cached curve, as
+frame's eSpeak phone as its target instead of a k-means unit, then the CTC fine-tuning of the course's
+label-efficiency curve (``label_efficiency.load_ctc_curve()``: the same labelled utterances, head,
+steps, learning rate and freezing). The scratch arm does not depend on pretraining, so it is read
+from that curve's cache, as
 ``pretraining_variants.py`` does::
 
     python benchmarks/oracle_targets.py            # masked prediction of phones (HuBERT's topline)

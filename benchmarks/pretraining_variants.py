@@ -1,13 +1,14 @@
 """Does a change to pretraining raise the label-efficiency gain? A variant of the course's encoder
-against the course's, on notebook 12's CTC curve.
+against the course's, on the course's CTC label-efficiency curve.
 
 Pretrains the course's HuBERT recipe with the changes given (more unlabeled utterances, more steps,
 more clusters, no dropout, the loss on every frame instead of the masked ones, or wav2vec 2.0's
 contrastive objective instead of HuBERT's on the same data and budget), caches it under ``--name``
-like any recipe of ``speechlm.pretrained``, then fine-tunes it exactly as notebook 12 fine-tunes the
-course's encoder (the same data, head, steps, learning rate, freezing; dropout as in the course's
-encoder). The scratch arm does not depend on pretraining, so it is read from notebook 12's cached
-curve (computed first if missing) and only the variant's runs train::
+like any recipe of ``speechlm.pretrained``, then fine-tunes it exactly as the course's CTC curve
+(``label_efficiency.load_ctc_curve()``) fine-tunes the course's encoder (the same data, head, steps,
+learning rate, freezing; dropout as in the course's encoder). The scratch arm does not depend on
+pretraining, so it is read from that curve's cache (computed first if missing) and only the
+variant's runs train::
 
     python benchmarks/pretraining_variants.py --name NAME CHANGES
 

@@ -1,7 +1,7 @@
 """Fetch the course cache instead of training it: ``python -m speechlm cache fetch [URL]``.
 
 A fresh Colab session has no cache, and building it (``python -m speechlm cache build``) takes
-about 25 minutes on 2 cores. The maintainers attach a packed cache (:mod:`speechlm.cache_archive`)
+about 16 minutes on 2 cores. The maintainers attach a packed cache (:mod:`speechlm.cache_archive`)
 to the GitHub release whose tag names the package version and a hash of the recipe keys
 (:func:`default_url`, derived from ``pyproject.toml``'s ``[project.urls] Repository``).
 :func:`fetch` downloads it into a temporary file, verifies all of it, and only then unpacks it

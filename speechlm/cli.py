@@ -103,10 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     cache_parser = commands.add_parser(
         "cache",
         help="build the course's shared artefacts once (for a class), list, pack or fetch them",
-        description="build: the embedded-corpus splits, pretrained encoder, recogniser and label-efficiency "
-        "curves into SPEECHLM_CACHE (about 25 minutes on 2 cores); info: what is cached where; pack: the "
-        "built cache into an archive with a manifest of SHA-256s and recipe keys; fetch: download such an "
-        "archive, verify all of it, then unpack it into SPEECHLM_CACHE.",
+        description="build: the embedded-corpus splits, pretrained encoder, recogniser and notebook 12's "
+        "label-efficiency point into SPEECHLM_CACHE (about 16 minutes on 2 cores); info: what is cached "
+        "where; pack: the built cache into an archive with a manifest of SHA-256s and recipe keys; fetch: "
+        "download such an archive, verify all of it, then unpack it into SPEECHLM_CACHE.",
     )
     cache_parser.add_argument("action", choices=["build", "info", "pack", "fetch"])
     cache_parser.add_argument(

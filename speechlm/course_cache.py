@@ -7,7 +7,8 @@ are built into the writable cache (:func:`speechlm.utils.cache_dir`, so
 - ``corpus``: the embedded corpus's splits those artefacts train and test on;
 - ``encoder``: ``pretrained.load("hubert")`` (notebook 11; about 10 minutes on 2 cores);
 - ``asr``: ``pretrained.load_asr("ctc")`` (notebooks 12-16);
-- ``curves``: ``label_efficiency.load_ctc_curve()`` and ``load_shots_curve()`` (notebook 12).
+- ``curves``: ``label_efficiency.load_shots_curve()``, notebook 12's label-efficiency point (the CTC
+  curve, ``load_ctc_curve()``, is the benchmark's and is not part of the course's cache).
 
 An instructor builds them into a folder the class can read; students set
 ``SPEECHLM_SHARED_CACHE`` to it and read it without writing
@@ -52,18 +53,17 @@ class UnknownArtefactError(ValueError):
 
 def corpus_splits() -> list[dict]:
     """The ``corpus.load("embedded", **kwargs)`` calls behind the shared artefacts, without repeats:
-    the encoder's unlabeled training split, the recogniser's training and dev splits, and the data of
-    notebook 12's curves (:func:`speechlm.label_efficiency.course_ctc_items`, ``digit_words``)."""
+    the encoder's unlabeled training split, the recogniser's training, dev and test splits (notebook
+    12 scores it on those 120 test utterances), and the digit words of notebook 12's label-efficiency
+    point (:func:`speechlm.label_efficiency.digit_words`)."""
     from speechlm import label_efficiency, pretrained
 
     encoder, asr = pretrained.RECIPES["hubert"], pretrained.ASR_RECIPES["ctc"]
     ctc, shots = label_efficiency.CTC_DATA, label_efficiency.SHOTS_DATA
-    budget = max(label_efficiency.NOTEBOOK_CTC.budgets)
     calls = [
         {"split": "train", "size": encoder.hubert.n_utterances, "seed": encoder.corpus_seed},
         {"split": "train", "size": asr.n_utterances, "seed": asr.corpus_seed},
         {"split": "dev", "size": asr.n_dev, "seed": asr.corpus_seed},
-        {"split": "train", "size": budget, "seed": ctc["corpus_seed"]},
         {"split": "dev", "size": ctc["n_dev"], "seed": ctc["corpus_seed"]},
         {"split": "test", "size": ctc["n_test"], "seed": ctc["corpus_seed"]},
         *(
@@ -100,7 +100,6 @@ def _asr(progress: bool) -> None:
 def _curves(progress: bool) -> None:
     from speechlm import label_efficiency
 
-    label_efficiency.load_ctc_curve(progress=progress)
     label_efficiency.load_shots_curve(progress=progress)
 
 
@@ -119,7 +118,7 @@ ARTEFACTS: dict[str, Artefact] = {
         Artefact("corpus", "embedded-corpus splits of the shared artefacts", _corpus),
         Artefact("encoder", 'pretrained encoder, pretrained.load("hubert") (notebook 11)', _encoder),
         Artefact("asr", 'recogniser, pretrained.load_asr("ctc") (notebooks 12-16)', _asr),
-        Artefact("curves", "label-efficiency curves of notebook 12", _curves),
+        Artefact("curves", "label-efficiency point of notebook 12 (one digit word per digit)", _curves),
     )
 }
 
@@ -235,7 +234,7 @@ def _files_by_artefact() -> dict[str, list[Path]]:
         "corpus": sorted({_corpus_file(call) for call in corpus_splits()}),
         "encoder": [pretrained.cache_path("hubert")],
         "asr": [pretrained.asr_cache_path("ctc")],
-        "curves": [_curve_file("ctc"), _curve_file("shots")],
+        "curves": [_curve_file("shots")],
     }
 
 

@@ -7,6 +7,10 @@ Two curves, each comparing the pretrained encoder with the same architecture tra
 - :func:`shots_curve`: spoken digit words with 1, 3 or 10 labelled utterances per class, a pooled
   utterance classifier on the encoder (:class:`ShotsRecipe`).
 
+Notebook 12 computes the sharpest point, one labelled recording per digit (:data:`NOTEBOOK_SHOTS`,
+about a minute); the CTC curve (25, 50 and 100 labelled utterances, about 13 minutes on 2 cores) and
+the whole digit-word curve are ``benchmarks/label_efficiency.py``'s.
+
 The rules that make the comparison fair are the same for both arms: the same head, the same number
 of training steps, the same grid of learning rates, the same SpecAugment masks, the checkpoint and
 the learning rate chosen on dev speakers, the error measured on unseen test speakers. The one
@@ -59,7 +63,7 @@ from speechlm.utils import atomic_write_text, cache_dir, find_cached
 from speechlm.workers import default_workers, memory_is_short, run_jobs
 
 __all__ = [
-    "NOTEBOOK_CTC",
+    "NOTEBOOK_SHOTS",
     "CTCCurveRecipe",
     "PooledHead",
     "ShotsRecipe",
@@ -83,8 +87,7 @@ VERSION = 1  # bump when the training code changes, so that no stale cached curv
 
 @dataclass(frozen=True)
 class CTCCurveRecipe:
-    """Settings of the CTC label-efficiency curve (defaults: ``benchmarks/label_efficiency.py``'s full
-    curve; notebook 12 computes :data:`NOTEBOOK_CTC`, its first two budgets)."""
+    """Settings of the CTC label-efficiency curve (defaults: ``benchmarks/label_efficiency.py``'s)."""
 
     budgets: tuple[int, ...] = (25, 50, 100)  # labelled utterances
     steps: int = 600  # fine-tuning steps, the same for both arms and every budget
@@ -95,12 +98,6 @@ class CTCCurveRecipe:
     hidden: int = 128  # the layer-mix BiGRU head's units per direction
     eval_every: int = 100
     seed: int = 0
-
-
-# Notebook 12's curve: the budgets its assertions and headline read (25 and 50 labels), two thirds of
-# the full curve's time; every run is the full curve's run for the same budget, so its numbers are
-# the same (benchmarks/README.md has the 100-label point).
-NOTEBOOK_CTC = CTCCurveRecipe(budgets=(25, 50))
 
 
 @dataclass(frozen=True)
@@ -116,6 +113,11 @@ class ShotsRecipe:
     freeze_fraction: float = 0.5  # share of the steps the pretrained encoder stays frozen (1: always)
     eval_every: int = 25
     seed: int = 0
+
+
+# Notebook 12's point: one labelled recording per digit, three draws, both arms (six runs, about a
+# minute on 2 cores); its runs are the full curve's runs for one shot, so its numbers are the same.
+NOTEBOOK_SHOTS = ShotsRecipe(shots=(1,))
 
 
 # --------------------------------------------------------------------------------------------- CTC
@@ -475,11 +477,11 @@ SHOTS_DATA = {"corpus_seed": 0, "n_train": 600, "n_dev": 200, "n_test": 300}
 
 def curve_settings(kind: str, recipe=None, encoder: str = "hubert") -> dict:
     """The settings that name a cached curve of the course's ``encoder``: ``kind`` is ``"ctc"``
-    (:func:`load_ctc_curve`, ``recipe`` defaults to :data:`NOTEBOOK_CTC`) or ``"shots"``
-    (:func:`load_shots_curve`, default :class:`ShotsRecipe`)."""
+    (:func:`load_ctc_curve`, ``recipe`` defaults to :class:`CTCCurveRecipe`'s) or ``"shots"``
+    (:func:`load_shots_curve`, default :data:`NOTEBOOK_SHOTS`)."""
     from speechlm import pretrained
 
-    default, data = {"ctc": (NOTEBOOK_CTC, CTC_DATA), "shots": (ShotsRecipe(), SHOTS_DATA)}[kind]
+    default, data = {"ctc": (CTCCurveRecipe(), CTC_DATA), "shots": (NOTEBOOK_SHOTS, SHOTS_DATA)}[kind]
     return {"recipe": asdict(recipe or default), "encoder": pretrained.cache_path(encoder).stem, **data}
 
 
@@ -546,11 +548,12 @@ def load_ctc_curve(
 ) -> dict:
     """The CTC curve (:func:`ctc_curve`) of the course's pretrained ``encoder`` on the embedded
     corpus: the first ``budget`` utterances of its training split, 60 dev and 120 test utterances
-    (unseen speakers); ``recipe`` defaults to notebook 12's, :data:`NOTEBOOK_CTC`. Computed on first
-    use and cached; returns ``{"rows", "settings", "seconds"}``."""
+    (unseen speakers); ``recipe`` defaults to the benchmark's (:class:`CTCCurveRecipe`: 25, 50 and 100
+    labels, about 13 minutes on 2 cores). Computed on first use and cached; returns
+    ``{"rows", "settings", "seconds"}``."""
     from speechlm import pretrained
 
-    recipe = recipe or NOTEBOOK_CTC
+    recipe = recipe or CTCCurveRecipe()
     settings = curve_settings("ctc", recipe, encoder)
 
     def compute():
@@ -563,12 +566,11 @@ def load_ctc_curve(
 def against_course(
     encoder: SpeechEncoder, *, workers: int | None = None, progress: bool = True
 ) -> tuple[list[dict], list[dict]]:
-    """Fine-tune another pretrained ``encoder`` of the course's architecture exactly as notebook 12
-    fine-tunes the course's (:func:`load_ctc_curve`'s data and recipe), on the full curve's budgets
-    (:class:`CTCCurveRecipe`'s defaults: notebook 12's and 100 labels). The scratch arm does not
-    depend on the pretrained weights, so the course encoder's cached one is reused and only
-    ``encoder``'s runs train. Returns ``(rows, course_rows)``: this encoder's curve and the course
-    encoder's."""
+    """Fine-tune another pretrained ``encoder`` of the course's architecture exactly as the benchmark
+    fine-tunes the course's (:func:`load_ctc_curve`'s data and recipe, 25, 50 and 100 labels). The
+    scratch arm does not depend on the pretrained weights, so the course encoder's cached one is
+    reused and only ``encoder``'s runs train. Returns ``(rows, course_rows)``: this encoder's curve
+    and the course encoder's."""
     from speechlm import pretrained
 
     architecture = pretrained.RECIPES["hubert"].hubert.encoder
@@ -633,10 +635,12 @@ def load_shots_curve(
 ) -> dict:
     """The digit-word curve (:func:`shots_curve`) of the course's pretrained ``encoder`` on the
     embedded corpus (labelled utterances drawn from the training split; dev and test speakers
-    unseen). Computed on first use and cached; returns ``{"rows", "settings", "seconds"}``."""
+    unseen); ``recipe`` defaults to notebook 12's one shot per digit, :data:`NOTEBOOK_SHOTS`
+    (``ShotsRecipe()`` is the benchmark's whole curve). Computed on first use and cached; returns
+    ``{"rows", "settings", "seconds"}``."""
     from speechlm import pretrained
 
-    recipe = recipe or ShotsRecipe()
+    recipe = recipe or NOTEBOOK_SHOTS
     settings = curve_settings("shots", recipe, encoder)
 
     def compute():

@@ -136,7 +136,7 @@ def test_a_pack_is_deterministic_and_its_manifest_lists_every_file(course, tmp_p
 def test_packing_an_unbuilt_cache_names_what_is_missing_and_the_fix(course, tmp_path):
     fix = "cache build --only corpus encoder asr curves`"
     with pytest.raises(
-        CacheArchiveError, match=rf"5 file\(s\) of corpus encoder asr curves are not cached .*{fix}"
+        CacheArchiveError, match=rf"4 file\(s\) of corpus encoder asr curves are not cached .*{fix}"
     ):
         pack(tmp_path / "x.tar", progress=False)  # the learner's cache is empty
     assert not (tmp_path / "x.tar").exists()
@@ -146,12 +146,9 @@ def test_the_cache_paths_are_where_the_curve_loaders_write(tmp_path, monkeypatch
     """A guard: course_cache computes the curves' file names as label_efficiency does."""
     monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path))
     monkeypatch.setattr(pretrained, "load", lambda *a, **k: None)
-    monkeypatch.setattr(label_efficiency, "course_ctc_items", lambda *a, **k: ([], [], []))
-    monkeypatch.setattr(label_efficiency, "ctc_curve", lambda *a, **k: [])
     monkeypatch.setattr(label_efficiency, "digit_words", lambda *a, **k: ([], []))
     monkeypatch.setattr(label_efficiency, "shots_curve", lambda *a, **k: [])
-    label_efficiency.load_ctc_curve(progress=False)
-    label_efficiency.load_shots_curve(progress=False)
+    label_efficiency.load_shots_curve(progress=False)  # what notebook 12 calls
     written = {p.relative_to(tmp_path).as_posix() for p in _files(tmp_path)}
     assert written == set(course_cache.expected_files(["curves"]))
 
@@ -402,21 +399,21 @@ def test_the_loaders_hook_fetches_once_per_process(course, monkeypatch, capsys):
 def test_notebook_12s_curve_comes_from_the_archive_instead_of_being_computed(course, tmp_path, monkeypatch):
     """The wiring in label_efficiency: a missing curve with the fetch policy on is fetched, verified and
     read; nothing is trained (a valid curve file stands in for the fake one of the fixture)."""
-    settings = label_efficiency.curve_settings("ctc")
-    name = label_efficiency.cache_name("ctc", settings)
-    rows = [{"budget": 25, "pretrained_cer": 0.5, "scratch_cer": 0.6}]
+    settings = label_efficiency.curve_settings("shots")
+    name = label_efficiency.cache_name("shots", settings)
+    rows = [{"shots": 1, "pretrained_accuracy": 0.5, "scratch_accuracy": 0.4}]
     monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path / "built"))
     atomic_write_bytes(
         tmp_path / "built" / "results" / name, json.dumps({"rows": rows, "settings": settings}).encode()
     )
     pack(course.www / ASSET, progress=False)
     monkeypatch.setenv("SPEECHLM_CACHE", str(course.learner))
-    monkeypatch.setattr(label_efficiency, "ctc_curve", lambda *a, **k: pytest.fail("computed the curve"))
+    monkeypatch.setattr(label_efficiency, "shots_curve", lambda *a, **k: pytest.fail("computed the curve"))
     monkeypatch.setattr(pretrained, "load", lambda *a, **k: pytest.fail("loaded the encoder"))
     speechlm.setup(seed=0, quiet=True, fetch_cache=True)
     with serving(course.www) as url:
         monkeypatch.setenv(cache_fetch.URL_ENV, f"{url}/{ASSET}")
-        assert label_efficiency.load_ctc_curve(progress=False)["rows"] == rows
+        assert label_efficiency.load_shots_curve(progress=False)["rows"] == rows
     assert find_cached("results", name) == course.learner / "results" / name
 
 

@@ -1,5 +1,5 @@
 """Notebook 12's curves within Binder's memory: what a forked worker copies, how many workers run where
-memory is short, and the notebook's smaller curve giving the full curve's numbers."""
+memory is short, and the notebook's one point giving the full curve's numbers."""
 
 import dataclasses
 import gc
@@ -9,11 +9,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
-from test_label_efficiency import SMALL, _ctc_items
+from test_label_efficiency import SMALL, _tone
 
 from speechlm import label_efficiency, ssl, workers
+from speechlm.ssl.features import log_mel_features
 
 CGROUP_V1 = Path("/sys/fs/cgroup/memory")
 
@@ -81,27 +83,36 @@ def test_release_memory_runs_after_every_job_and_a_failing_job_still_raises(monk
     assert len(released) == 3  # released although the job failed
 
 
-def test_the_notebooks_curve_is_the_full_curves_first_budgets():
-    full = label_efficiency.CTCCurveRecipe()
-    assert label_efficiency.NOTEBOOK_CTC == dataclasses.replace(full, budgets=full.budgets[:2])
-    assert label_efficiency.NOTEBOOK_CTC.budgets == (25, 50)  # what notebook 12 asserts and headlines
-    # every run depends on its own budget only: the shorter curve gives the same numbers
-    items = _ctc_items(8)
+def test_the_notebooks_point_is_the_full_curves_first_point():
+    full = label_efficiency.ShotsRecipe()
+    assert label_efficiency.NOTEBOOK_SHOTS == dataclasses.replace(full, shots=full.shots[:1])
+    assert label_efficiency.NOTEBOOK_SHOTS.shots == (1,)  # what notebook 12 asserts and headlines
+    # every run depends on its own number of shots and draw only: the shorter curve gives the same
+    # numbers as the benchmark's whole curve
+    mels = [log_mel_features(_tone(f, 4000, np.random.default_rng(i))) for i, f in enumerate([300, 3000] * 4)]
+    labels = [0, 1] * 4
+    data = (mels, labels)
     torch.manual_seed(0)
     encoder = ssl.SpeechEncoder(SMALL)
-    recipe = label_efficiency.CTCCurveRecipe(budgets=(2, 4), steps=2, hidden=8, eval_every=1)
-    args = (encoder, items[:4], items[4:6], items[6:])
-    longer = label_efficiency.ctc_curve(*args, recipe, workers=1, progress=False)
-    shorter = label_efficiency.ctc_curve(
-        *args, dataclasses.replace(recipe, budgets=(2,)), workers=1, progress=False
+    recipe = label_efficiency.ShotsRecipe(shots=(1, 2), draws=2, steps=4, eval_every=2)
+    longer = label_efficiency.shots_curve(encoder, data, data, data, recipe, workers=1, progress=False)
+    shorter = label_efficiency.shots_curve(
+        encoder, data, data, data, dataclasses.replace(recipe, shots=(1,)), workers=1, progress=False
     )
-    strip = [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in (longer[0], shorter[0])]
-    assert strip[0] == strip[1]
+    assert longer[0] == shorter[0]
 
 
-def test_the_notebooks_curve_is_cached_under_its_own_key(tmp_path, monkeypatch):
+def test_the_notebooks_point_and_the_benchmarks_curves_are_cached_under_their_own_keys(tmp_path, monkeypatch):
     monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path))
     computed = []
+    monkeypatch.setattr(label_efficiency, "digit_words", lambda split, size, seed, progress: ([], []))
+    monkeypatch.setattr(
+        label_efficiency,
+        "shots_curve",
+        lambda enc, train, dev, test, recipe, progress: (
+            computed.append(recipe.shots) or [{"shots": k} for k in recipe.shots]
+        ),
+    )
     monkeypatch.setattr(label_efficiency, "course_ctc_items", lambda n, progress: (["l"] * n, ["d"], ["t"]))
     monkeypatch.setattr(
         label_efficiency,
@@ -113,11 +124,13 @@ def test_the_notebooks_curve_is_cached_under_its_own_key(tmp_path, monkeypatch):
     from speechlm import pretrained
 
     monkeypatch.setattr(pretrained, "load", lambda name, progress: None)
-    notebook = label_efficiency.load_ctc_curve(progress=False)
-    full = label_efficiency.load_ctc_curve(label_efficiency.CTCCurveRecipe(), progress=False)
-    assert [r["budget"] for r in notebook["rows"]] == [25, 50]
-    assert [r["budget"] for r in full["rows"]] == [25, 50, 100]
-    assert computed == [(25, 50), (25, 50, 100)] and len(list((tmp_path / "results").iterdir())) == 2
+    notebook = label_efficiency.load_shots_curve(progress=False)
+    full = label_efficiency.load_shots_curve(label_efficiency.ShotsRecipe(), progress=False)
+    ctc = label_efficiency.load_ctc_curve(progress=False)  # the benchmark's CTC curve by default
+    assert [r["shots"] for r in notebook["rows"]] == [1]
+    assert [r["shots"] for r in full["rows"]] == [1, 3, 10]
+    assert [r["budget"] for r in ctc["rows"]] == [25, 50, 100]
+    assert computed == [(1,), (1, 3, 10), (25, 50, 100)] and len(list((tmp_path / "results").iterdir())) == 3
 
 
 @pytest.mark.parametrize("limit, short", [(2 * 2**30, True), (64 * 2**30, False), (None, False)])
