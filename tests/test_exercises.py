@@ -72,3 +72,31 @@ def test_every_notebook_with_exercises_has_at_least_three_or_is_the_welcome():
     numbers = {i.split(".")[0] for i in exercises.list_exercises()}
     for number in numbers - {"00"}:
         assert len(exercises.list_exercises(number)) >= 3, number
+
+
+def _checked_functions(folder: str) -> dict[str, set[str]]:
+    """{exercise id: names of the functions passed to ``exercises.check``} in a folder's notebooks,
+    each name also defined with ``def`` in the same notebook."""
+    import json
+    import re
+    from pathlib import Path
+
+    found: dict[str, set[str]] = {}
+    for path in sorted((Path(__file__).resolve().parents[1] / folder).glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        for exercise_id, name in re.findall(r"exercises\.check\(\s*\"([\d.\w]+)\",\s*(\w+)", source):
+            assert re.search(rf"^def {name}\(", source, re.M), f"{path.name}: {name} checked, never defined"
+            found.setdefault(exercise_id, set()).add(name)
+    return found
+
+
+def test_statement_stub_and_solution_name_the_same_function():
+    """What the prompt asks the learner to write is what the notebook's stub defines and the
+    solution fills in, for every exercise."""
+    stubs, solutions = _checked_functions("notebooks"), _checked_functions("solutions")
+    assert set(stubs) == set(solutions) == set(exercises.list_exercises())
+    for exercise_id in exercises.list_exercises():
+        (stub,) = stubs[exercise_id]
+        assert solutions[exercise_id] == {stub}, (exercise_id, stub, solutions[exercise_id])
+        assert f"`{stub}(" in exercises.get(exercise_id).prompt, (exercise_id, stub)

@@ -55,9 +55,9 @@ register(
     Exercise(
         id="05.masked_mean",
         prompt="""
-Write `masked_mean(x, lengths)`: x is a padded batch (batch, time, channels) and lengths (batch,)
-the number of real frames of each item. Return (batch, channels): the mean over the real frames
-only. An item of length 0 gives zeros. Use NumPy (no loop over time steps needed).
+Write `masked_mean_numpy(x, lengths)`: x is a padded batch (batch, time, channels) and lengths
+(batch,) the number of real frames of each item. Return (batch, channels): the mean over the real
+frames only. An item of length 0 gives zeros. Use NumPy (no loop over time steps needed).
 """,
         reference=_masked_mean,
         cases=_mm_cases,

@@ -62,7 +62,7 @@ register(
     Exercise(
         id="06.attention",
         prompt="""
-Write scaled dot-product attention in NumPy, `attention(q, k, v, mask)`: q (..., T, d),
+Write scaled dot-product attention in NumPy, `attention_numpy(q, k, v, mask)`: q (..., T, d),
 k (..., S, d), v (..., S, d_v), mask boolean (..., T, S), True = may attend (every row keeps at
 least one True). Return softmax(q k^T / sqrt(d) with masked scores set to -inf) @ v, shape
 (..., T, d_v). Make the softmax numerically stable (large scores must not overflow).

@@ -69,7 +69,7 @@ register(
     Exercise(
         id="12.collapse",
         prompt="""
-Write `collapse(path)`: the CTC collapsing function B. Given a list of per-frame
+Write `collapse_path(path)`: the CTC collapsing function B. Given a list of per-frame
 label ids (0 is the blank), merge runs of repeated ids, then drop the blanks:
 [0, 1, 1, 0, 1, 2, 2, 0, 3] -> [1, 1, 2, 3]. Note that a blank between two equal
 labels keeps them apart.
