@@ -233,15 +233,21 @@ def _loss(logits: dict, targets: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _frozen_layers(model: SLUModel, items: Sequence[SLUItem], batch_size: int = 32) -> list[torch.Tensor]:
+def _frozen_layers(
+    model: SLUModel, items: Sequence[SLUItem], batch_size: int = 32, trim: bool = False
+) -> list[torch.Tensor]:
     """Each item's ``(n_layers, frames, d_model)`` encoder outputs (eval mode), computed once; copied
-    out of its padded batch, so that the padding is freed with the batch."""
+    out of its padded batch, so that the padding is freed with the batch. ``trim``: hand the heap
+    back after every batch (where memory is short)."""
     model.eval()
     out = []
     for start in range(0, len(items), batch_size):
         mels, mel_lengths, _ = _collate(items[start : start + batch_size])
         layers, padding_mask = model.encode(mels, mel_lengths)
         out.extend(lay[:, : int(n)].clone() for lay, n in zip(layers, (~padding_mask).sum(1), strict=True))
+        del layers, padding_mask, mels
+        if trim:
+            release_free_memory()
     return out
 
 
@@ -273,9 +279,7 @@ def train_slu(
     n_mels = train_items[0].mels.shape[1]
     model = SLUModel(copy.deepcopy(encoder), vocab, n_mels=n_mels, width=config.width, dropout=config.dropout)
     trim = memory_is_short()  # Binder: hand the heap back after every step (variable-length batches)
-    frozen = None if end_to_end else _frozen_layers(model, train_items)
-    if trim:
-        release_free_memory()  # what encoding the batches left in the heap
+    frozen = None if end_to_end else _frozen_layers(model, train_items, trim=trim)
     if encoder is not None:
         model.encoder.requires_grad_(end_to_end)
     groups = [{"params": model.head.parameters(), "lr": config.lr_head}]
@@ -315,6 +319,9 @@ def train_slu(
         scheduler.step()
         if trim:
             release_free_memory()
+    if trim:
+        frozen = layers = mels = logits = loss = None  # the inputs computed once, the last step's tensors
+        release_free_memory()
     return model.eval()
 
 

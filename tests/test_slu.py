@@ -173,7 +173,9 @@ def test_training_trims_the_heap_after_every_step_where_memory_is_short(data, mo
     monkeypatch.setattr(slu, "release_free_memory", lambda: calls.append(1) or True)
     config = slu.SLUConfig(steps=3, width=16)
     slu.train_slu(tiny_encoder() if frozen else None, train_items[:32], vocab, config, progress=False)
-    assert len(calls) == ((config.steps + 1) if short else 0)  # + once after computing the inputs once
+    # once per batch of the inputs computed once (32 items: one batch of 32), once per step, and once
+    # at the end, when those inputs are freed
+    assert len(calls) == ((1 + config.steps + 1) if short else 0)
 
 
 def test_predict_and_recognise_return_labels_with_probabilities(data, mel_model, tmp_path):

@@ -92,3 +92,51 @@ def test_find_cached_looks_in_the_writable_cache_then_each_shared_one(tmp_path, 
     assert not own.exists()  # looking creates nothing
     utils.atomic_write_text(utils.cache_dir("results") / "a", "own")
     assert utils.find_cached("results", "a") == own / "results" / "a"
+
+
+def test_setup_keeps_a_cpu_run_from_loading_the_gpu_compiler():
+    """PyTorch's optimizers import torch._dynamo, which imports Triton where it is installed (beside
+    the CUDA build, even without a GPU). After setup() on the CPU it is not loaded, and training
+    works the same."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, torch, speechlm
+from speechlm.utils import skip_triton_on_cpu
+if torch.cuda.is_available():
+    print("cuda"); raise SystemExit
+speechlm.setup(seed=0, quiet=True)
+assert skip_triton_on_cpu() is True  # idempotent
+torch.manual_seed(0)
+model = torch.nn.Linear(3, 1)
+optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+for _ in range(3):
+    optimizer.zero_grad()
+    model(torch.ones(4, 3)).pow(2).mean().backward()
+    optimizer.step()
+from torch.utils._triton import has_triton_package
+assert not has_triton_package() and sys.modules["triton"] is None
+print(repr(model.weight.detach().sum().item()))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    if result.stdout.strip() == "cuda":
+        pytest.skip("a GPU is usable here: Triton stays available")
+    plain = subprocess.run(  # the same training without setup(): the same weights
+        [sys.executable, "-c", code.replace("speechlm.setup(seed=0, quiet=True)\n", "").replace(
+            "assert skip_triton_on_cpu() is True  # idempotent\n", "").replace(
+            'assert not has_triton_package() and sys.modules["triton"] is None\n', "")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert result.stdout == plain.stdout
+
+
+def test_skip_triton_leaves_an_imported_triton_alone(monkeypatch):
+    import sys
+    import types
+
+    from speechlm.utils import skip_triton_on_cpu
+
+    fake = types.ModuleType("triton")
+    monkeypatch.setitem(sys.modules, "triton", fake)
+    assert skip_triton_on_cpu() is False and sys.modules["triton"] is fake

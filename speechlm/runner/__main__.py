@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from speechlm.runner.config import ConfigError, PretrainConfig, load_config
     from speechlm.runner.loop import RunError, RunWarning, run
+    from speechlm.utils import skip_triton_on_cpu
+
+    skip_triton_on_cpu()  # every rank of a CPU run: no GPU compiler loaded with the optimizer
 
     try:
         config = load_config(args.config)
