@@ -227,15 +227,20 @@ def transcribe(
     model: CTCModel, items: Sequence[ASRItem | torch.Tensor], vocab: CharVocab, batch_size: int = 32
 ) -> list[str]:
     """Greedy CTC transcripts of ``items``, :class:`ASRItem` or log-mel tensors ``(frames, n_mels)``
-    (eval mode; the model's mode is restored)."""
+    (eval mode; the model's mode is restored). Where memory is short (Binder) the C heap is handed
+    back after every batch."""
     was_training = model.training
     model.eval()
     features = [it if isinstance(it, torch.Tensor) else it.mels for it in items]
     texts = []
+    trim = memory_is_short()
     for start in range(0, len(features), batch_size):
         mels, mel_lengths = pad_sequences(features[start : start + batch_size])
         log_probs, lengths = model(mels, mel_lengths)
         texts.extend(vocab.decode(ids) for ids in ctc_greedy_decode(log_probs, lengths))
+        del mels, log_probs
+        if trim:
+            release_free_memory()
     model.train(was_training)
     return texts
 

@@ -178,8 +178,13 @@ def train_lm(
 ) -> list[float]:
     """Train on random windows of ``context`` tokens of ``stream`` (1-D, texts
     joined by an end-of-text token), AdamW with warm-up and linear decay.
-    Returns the loss of every step; leaves the model in eval mode."""
+    Returns the loss of every step; leaves the model in eval mode. Where memory
+    is short (Binder) the C heap is handed back after every step, as in the
+    course's other training loops (the same numbers)."""
     from tqdm.auto import tqdm
+
+    from speechlm.train import release_free_memory
+    from speechlm.workers import memory_is_short
 
     n = model.cfg.context
     if stream.dim() != 1 or len(stream) <= n:
@@ -193,6 +198,7 @@ def train_lm(
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
     )
     offsets = torch.arange(n)
+    trim = memory_is_short()
     model.train()
     losses = []
     for _ in tqdm(range(steps), desc="training the GPT", disable=not progress, mininterval=1.0):
@@ -205,6 +211,8 @@ def train_lm(
         opt.step()
         sched.step()
         losses.append(loss.item())
+        if trim:
+            release_free_memory()
     model.eval()
     return losses
 

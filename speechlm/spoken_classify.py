@@ -60,9 +60,13 @@ def speech_features(
     layer is averaged over the utterance's frames first, giving ``(1,
     num_layers + 1, d_model)``: a :class:`PooledClassifier` with
     ``pooling="mean"`` gives the same logits on these as on the full frames,
-    for a fraction of the memory.
+    for a fraction of the memory. Where memory is short (Binder) the C heap is
+    handed back after every batch.
     """
     from tqdm.auto import tqdm
+
+    from speechlm.train import release_free_memory
+    from speechlm.workers import memory_is_short
 
     if len(mels) == 0:
         raise ValueError("speech_features needs at least one utterance, got none")
@@ -70,6 +74,7 @@ def speech_features(
     encoder.eval()
     device = next(encoder.parameters()).device
     result = []
+    trim = memory_is_short()
     starts = range(0, len(mels), batch_size)
     for start in tqdm(starts, desc="encoding", disable=not progress, mininterval=1.0):
         padded, lengths = pad_sequences(mels[start : start + batch_size])
@@ -77,6 +82,9 @@ def speech_features(
         layers = torch.stack(out.layers, dim=2).cpu()  # (batch, frames, layers, d_model)
         for hidden, n in zip(layers, out.lengths.tolist(), strict=True):
             result.append(hidden[:n].mean(0, keepdim=True) if mean_pool else hidden[:n].clone())
+        del out, layers, padded
+        if trim:
+            release_free_memory()
     encoder.train(was_training)
     return result
 
@@ -202,9 +210,13 @@ def train_classifier(
     Sets the standardisation from ``features`` first, then takes ``steps``
     AdamW steps with cross-entropy on random mini-batches (drawn with
     ``seed``) and a cosine learning-rate decay. Returns the loss of every step;
-    leaves the model in eval mode.
+    leaves the model in eval mode. Where memory is short (Binder) the C heap is
+    handed back after every step (the same numbers).
     """
     from tqdm.auto import tqdm
+
+    from speechlm.train import release_free_memory
+    from speechlm.workers import memory_is_short
 
     _check_data(features, labels)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
@@ -214,6 +226,7 @@ def train_classifier(
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    trim = memory_is_short()
     model.train()
     losses = []
     for _ in tqdm(range(steps), desc="training the head", disable=not progress, mininterval=1.0):
@@ -225,6 +238,8 @@ def train_classifier(
         opt.step()
         sched.step()
         losses.append(loss.item())
+        if trim:
+            release_free_memory()
     model.eval()
     return losses
 

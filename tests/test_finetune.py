@@ -142,4 +142,11 @@ def test_fine_tuning_hands_the_heap_back_after_every_step_where_memory_is_short(
     torch.manual_seed(0)
     config = finetune.FinetuneConfig(steps=3, freeze_steps=1, batch_size=4, eval_every=3, warmup_steps=1)
     finetune.finetune_ctc(ssl.SpeechEncoder(SMALL), items[:4], items[4:], vocab, config, progress=False)
-    assert len(calls) == (config.steps if short else 0)
+    # every step, and the one dev evaluation (its 2 utterances: one batch of transcription)
+    assert len(calls) == (config.steps + 1 if short else 0)
+    calls.clear()
+    model = finetune.CTCModel(ssl.SpeechEncoder(SMALL), len(vocab))
+    assert finetune.transcribe(model, items, vocab, batch_size=4) == finetune.transcribe(
+        model, items, vocab, batch_size=4
+    )
+    assert len(calls) == (2 * 2 if short else 0)  # transcription: after every batch of 4

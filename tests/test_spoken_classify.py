@@ -217,3 +217,27 @@ def test_accuracy_by_bucket_counts_each_utterance_once_with_right_closed_buckets
         sc.accuracy_by_bucket(values, correct[:3])
     with pytest.raises(ValueError, match="finite"):
         sc.accuracy_by_bucket([float("nan")], [True])
+
+
+def test_encoding_and_training_trim_the_heap_where_memory_is_short(encoder, monkeypatch):
+    """Binder's 2 GB: the heap is handed back after every encoded batch and training step, and
+    nothing computed changes."""
+    from speechlm import train, workers
+
+    mels = _mels([30, 17, 41, 25, 12])
+    feats, labels = _synthetic(12, seed=3)
+    results = {}
+    for short in (False, True):
+        calls = []
+        monkeypatch.setattr(workers, "memory_is_short", lambda short=short: short)
+        monkeypatch.setattr(train, "release_free_memory", lambda calls=calls: calls.append(1) or True)
+        encoded = sc.speech_features(encoder, mels, batch_size=2)  # 3 batches
+        torch.manual_seed(0)
+        model = sc.PooledClassifier(8, 2, 3, pooling="attention", hidden=8)
+        losses = sc.train_classifier(model, feats, labels, steps=4, batch_size=4)
+        assert len(calls) == (3 + 4 if short else 0)
+        results[short] = (encoded, losses, sc.predict(model, feats))
+    for a, b in zip(results[False][0], results[True][0], strict=True):
+        assert torch.equal(a, b)
+    assert results[False][1] == results[True][1]
+    np.testing.assert_array_equal(results[False][2], results[True][2])
