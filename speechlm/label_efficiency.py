@@ -8,7 +8,7 @@ Two curves, each comparing the pretrained encoder with the same architecture tra
   utterance classifier on the encoder (:class:`ShotsRecipe`).
 
 Notebook 12 computes the sharpest point, one labelled recording per digit (:data:`NOTEBOOK_SHOTS`,
-about a minute); the CTC curve (25, 50 and 100 labelled utterances, about 13 minutes on 2 cores) and
+about a minute); the CTC curve (25, 50 and 100 labelled utterances, about 8 minutes on 2 cores) and
 the whole digit-word curve are ``benchmarks/label_efficiency.py``'s.
 
 The rules that make the comparison fair are the same for both arms: the same head, the same number
@@ -549,7 +549,7 @@ def load_ctc_curve(
     """The CTC curve (:func:`ctc_curve`) of the course's pretrained ``encoder`` on the embedded
     corpus: the first ``budget`` utterances of its training split, 60 dev and 120 test utterances
     (unseen speakers); ``recipe`` defaults to the benchmark's (:class:`CTCCurveRecipe`: 25, 50 and 100
-    labels, about 13 minutes on 2 cores). Computed on first use and cached; returns
+    labels, about 8 minutes on 2 cores). Computed on first use and cached; returns
     ``{"rows", "settings", "seconds"}``."""
     from speechlm import pretrained
 
