@@ -23,7 +23,7 @@ import json
 import pickle
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -171,14 +171,19 @@ def _cached_checkpoint(filename: str, what: str, build: Callable[[], dict], deco
     return decode(torch.load(target, map_location="cpu", weights_only=True))
 
 
-def _training_audio(recipe: PretrainedRecipe) -> list[np.ndarray]:
-    """The unlabeled pretraining audio: the embedded corpus's training split."""
+def _training_audio(recipe: PretrainedRecipe) -> Iterator[np.ndarray]:
+    """The unlabeled pretraining audio: the embedded corpus's training split, one array at a time,
+    each dropped once the pretraining has taken its features (which are all it keeps: 122 MB of audio
+    less during the course encoder's training)."""
     from speechlm import corpus
 
     utterances = corpus.load(
         "embedded", split="train", size=recipe.hubert.n_utterances, seed=recipe.corpus_seed
     )
-    return [u.audio for u in utterances]
+    audios = [u.audio for u in reversed(utterances)]
+    del utterances
+    while audios:
+        yield audios.pop()
 
 
 def _pretrain_state(recipe: PretrainedRecipe, progress: bool) -> dict:

@@ -176,7 +176,7 @@ def fit(
     checkpoint: str | Path | None = None,
     seed: int | None = None,
     progress: bool = True,
-    release_memory: bool = False,
+    release_memory: bool | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` or for ``steps`` optimizer steps.
 
@@ -188,7 +188,8 @@ def fit(
     building the loader and model before calling ``fit`` with a seed is
     reproducible as long as they were seeded too. ``release_memory`` trims the C heap after
     every step (:func:`release_free_memory`): for variable-length batches of large activations, where
-    the heap otherwise grows step after step; it costs the step's page faults again.
+    the heap otherwise grows step after step; it costs the step's page faults again. The default
+    (None) trims where memory is short (:func:`speechlm.workers.memory_is_short`: Binder's 2 GB).
     """
     if (epochs is None) == (steps is None):
         raise ValueError(f"give exactly one of epochs and steps, got epochs={epochs!r}, steps={steps!r}")
@@ -196,6 +197,10 @@ def fit(
         raise ValueError("give step_fn or loss_fn, not both (step_fn computes the loss itself)")
     if log_every < 1:
         raise ValueError(f"log_every must be at least 1, got {log_every}")
+    if release_memory is None:
+        from speechlm.workers import memory_is_short
+
+        release_memory = memory_is_short()
     if seed is not None:
         set_seed(seed)
     per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import speechlm.ssl.encoder
 import speechlm.ssl.pretrain
 import speechlm.train
 from speechlm import ssl
@@ -114,3 +115,96 @@ def test_layer_features_do_not_keep_the_padded_batch_alive():
     assert [f.shape for f in features] == [(20, 16), (50, 16), (30, 16)]
     # a view of the (3, 50, 16) batch would keep it whole; each array owns just its own frames
     assert all(f.base is None and f.flags.owndata for f in features)
+
+
+def test_checkpointed_blocks_give_the_same_gradients_and_keep_fewer_activations():
+    def saved_bytes_and_grads(checkpointed: bool):
+        torch.manual_seed(0)
+        model = ssl.HuBERT(8, ssl.EncoderConfig(d_model=32, num_layers=3, num_heads=2, d_ff=64, dropout=0.1))
+        model.encoder.checkpoint_blocks = checkpointed
+        generator = torch.Generator().manual_seed(1)
+        mels = [torch.randn(n, 80, generator=generator) for n in (90, 140, 120)]
+        targets = [torch.randint(0, 8, (int(ssl.encoder_lengths(torch.tensor(n))),)) for n in (90, 140, 120)]
+        batch = ssl.collate_targets(list(zip(mels, targets, strict=True)))
+        storages = {}
+
+        def pack(tensor):
+            storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+            return tensor
+
+        torch.manual_seed(2)  # the dropout masks and the span masks
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            loss, _ = model(*batch)
+        loss.backward()
+        return sum(storages.values()), loss.item(), {n: p.grad for n, p in model.named_parameters()}
+
+    kept, loss, grads = saved_bytes_and_grads(False)
+    kept_checkpointed, loss_checkpointed, grads_checkpointed = saved_bytes_and_grads(True)
+    assert loss_checkpointed == loss
+    for name, grad in grads.items():
+        assert torch.equal(grads_checkpointed[name], grad), name  # dropout replayed: bit for bit
+    assert kept_checkpointed < 0.5 * kept, (kept_checkpointed, kept)
+
+
+@pytest.mark.parametrize("short", [True, False], ids=["memory short (Binder)", "memory plentiful"])
+def test_pretraining_recomputes_the_blocks_where_memory_is_short_with_the_same_weights(monkeypatch, short):
+    recomputed = []
+    original = speechlm.ssl.encoder.checkpoint
+
+    def counting(*args, **kwargs):
+        recomputed.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(speechlm.ssl.encoder, "checkpoint", counting)
+    rng = np.random.default_rng(0)
+    audios = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in (3200, 4800, 6400, 4000)]
+    recipe = HubertRecipe(
+        encoder=ssl.EncoderConfig(d_model=16, num_layers=2, num_heads=2, d_ff=32),
+        n_utterances=4, n_clusters=3, steps=3, iteration2_steps=2, iteration2_layer=1, batch_size=2,
+        warmup_steps=1,
+    )  # fmt: skip
+    monkeypatch.setattr(speechlm.ssl.pretrain, "memory_is_short", lambda: False)
+    reference, info = pretrain_hubert(audios, recipe, progress=False)
+    assert recomputed == []
+    monkeypatch.setattr(speechlm.ssl.pretrain, "memory_is_short", lambda: short)
+    encoder, info_again = pretrain_hubert((a for a in audios), recipe, progress=False)  # a generator too
+    # 2 blocks in each of the 5 training steps (not in the evaluations, which need no gradients)
+    assert len(recomputed) == (2 * (recipe.steps + recipe.iteration2_steps) if short else 0)
+    assert not encoder.checkpoint_blocks  # switched off again once trained
+    assert info_again["accuracy_it2"] == info["accuracy_it2"]
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(encoder.state_dict()[name], tensor), name
+    with pytest.raises(ValueError, match="at least one utterance"):
+        pretrain_hubert(iter([]), recipe, progress=False)
+
+
+def test_the_pretraining_audio_is_handed_over_one_array_at_a_time(monkeypatch):
+    import weakref
+
+    from speechlm import corpus, pretrained
+    from speechlm.corpus import Utterance
+
+    base = np.zeros(3000, np.float32)  # like the corpus cache: every utterance a view of one array
+    gone = weakref.finalize(base, lambda: None)
+    fake = [
+        Utterance(
+            audio=base[i * 1000 : (i + 1) * 1000],
+            sample_rate=16000,
+            text="a",
+            speaker="s",
+            words=[],
+            phones=[],
+            labels={},
+            id=f"u{i}",
+        )
+        for i in range(3)
+    ]
+    monkeypatch.setattr(corpus, "load", lambda *args, **kwargs: fake)
+    stream = pretrained._training_audio(pretrained.RECIPES["hubert"])
+    first = next(stream)  # the corpus is loaded now
+    del base
+    fake.clear()
+    assert first.shape == (1000,) and gone.alive  # the others are still to come
+    del first
+    assert [a.shape for a in stream] == [(1000,), (1000,)]
+    assert not gone.alive  # nothing kept once all were read: the features are all pretraining keeps

@@ -122,3 +122,63 @@ def test_two_processes_retrace_one_process_with_the_same_global_batch(tmp_path):
     assert (tmp_path / "saved_by_rank0").read_text() == "xxx"
     saved = torch.load(tmp_path / "double" / CHECKPOINT, weights_only=True)
     assert saved["world_size"] == 2 and len(saved["rng"]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_launch_runs_the_same_job_as_torchrun_without_its_launcher(tmp_path, monkeypatch):
+    from speechlm.runner import distributed
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torchrun = ["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+                f"--master_port={_free_port()}", "-m", "speechlm"]  # fmt: skip
+    reference = _pretrain(_write_config(tmp_path, "torchrun"), *torchrun)
+    assert reference.returncode == 0, reference.stderr
+    results = distributed.launch(["--no-progress", "--config", str(_write_config(tmp_path, "forked"))], 2)
+
+    assert [(r.rank, r.returncode) for r in results] == [(0, 0), (1, 0)], [r.stderr for r in results]
+    assert "step 8: dev masked-prediction loss" in results[0].stdout and results[1].stdout == ""
+    a, b = _log(tmp_path / "torchrun"), _log(tmp_path / "forked")
+    assert [r["step"] for r in b] == list(range(1, 9))
+    # the same ranks, seeds, data and dropout masks (a different mask moves the loss by about 1e-2); not
+    # bit for bit: a fresh process and one forked from this one may pick other CPU kernels (about 1e-7)
+    for key in ("loss", "accuracy", "eval_loss"):
+        torch.testing.assert_close(
+            torch.tensor([r[key] for r in b if key in r]), torch.tensor([r[key] for r in a if key in r]),
+            rtol=1e-5, atol=0,
+        )  # fmt: skip
+    final_a = torch.load(tmp_path / "torchrun" / CHECKPOINT, weights_only=True)
+    final_b = torch.load(tmp_path / "forked" / CHECKPOINT, weights_only=True)
+    assert final_a["world_size"] == final_b["world_size"] == 2
+    for name, tensor in final_a["model"].items():
+        # a key's bias cancels in the softmax: its gradient is rounding noise, which Adam scales up
+        atol = 1e-3 if name.endswith("k_proj.bias") else 1e-6
+        torch.testing.assert_close(final_b["model"][name], tensor, rtol=1e-4, atol=atol, msg=name)
+
+
+@pytest.mark.timeout(120)
+def test_launch_reports_each_failed_process_with_its_error(tmp_path):
+    from speechlm.runner import distributed
+
+    bad = _write_config(tmp_path, "bad")
+    bad.write_text(bad.read_text().replace("batch_size: 4", "batch_size: 3"))  # 3 does not split in 2
+    started = __import__("time").monotonic()
+    results = distributed.launch(["--no-progress", "--config", str(bad)], 2, timeout=60)
+    assert __import__("time").monotonic() - started < 50  # not left waiting for the timeout
+    assert all(r.returncode != 0 for r in results), results
+    refusal = "error: train.batch_size (3) must be divisible by the 2 processes"
+    assert all(refusal in r.stderr for r in results), results
+    with pytest.raises(ValueError, match="nproc must be at least 1"):
+        distributed.launch(["--config", str(bad)], 0)
+
+
+@pytest.mark.timeout(120)
+def test_launch_stops_every_process_after_its_timeout(tmp_path):
+    from speechlm.runner import distributed
+
+    config = _write_config(tmp_path, "slow", steps=100_000)
+    with pytest.raises(TimeoutError, match=r"did not finish within 3 s: all were stopped"):
+        distributed.launch(["--no-progress", "--config", str(config)], 2, timeout=3)
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []

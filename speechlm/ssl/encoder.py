@@ -23,6 +23,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from speechlm.batching import lengths_to_mask
 from speechlm.ssl.features import encoder_lengths
@@ -79,6 +80,10 @@ class SpeechEncoder(nn.Module):
             for _ in range(config.num_layers)
         )
         self.final_norm = nn.LayerNorm(d)
+        # True: training keeps only each block's input and recomputes the block's activations during
+        # backward (activation checkpointing; the dropout masks are replayed, so the gradients are
+        # the same to the bit). Set where memory is short: see :func:`speechlm.ssl.pretrain.pretrain_hubert`.
+        self.checkpoint_blocks = False
 
     def frontend(self, mels: torch.Tensor, mel_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Convolutions and projection: ``(batch, mel_frames, n_mels)`` to ``(batch, frames, d_model)``
@@ -106,8 +111,12 @@ class SpeechEncoder(nn.Module):
         x = frames.masked_fill(padding_mask[..., None], 0.0)
         x = x + F.gelu(self.pos_conv(x.transpose(1, 2))).transpose(1, 2)
         layers = [x]
+        recompute = self.checkpoint_blocks and self.training and torch.is_grad_enabled()
         for block in self.layers:
-            x, _ = block(x, key_padding_mask=padding_mask)
+            if recompute:
+                x, _ = checkpoint(block, x, key_padding_mask=padding_mask, use_reentrant=False)
+            else:
+                x, _ = block(x, key_padding_mask=padding_mask)
             layers.append(x)
         return EncoderOutput(self.final_norm(x), layers, lengths, padding_mask)
 

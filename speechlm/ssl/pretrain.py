@@ -14,7 +14,7 @@ Everything is seeded; the same arguments give the same encoder on the same machi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,9 +80,11 @@ def _train(model, mels, targets, recipe: HubertRecipe, steps: int, progress: boo
     """``steps`` updates of ``model`` on batches of ``(mels, mel_lengths, targets)`` (AdamW, warm-up
     then linear decay, gradients clipped at 1); ``step_fn`` as in :func:`speechlm.train.fit`. Where
     memory is short (Binder's 2 GB, :func:`speechlm.workers.memory_is_short`) the C heap is trimmed
-    after every step, so that variable-length batches do not grow it: the course encoder's
+    after every step, so that variable-length batches do not grow it (the course encoder's
     pretraining peaked at 2.7 GB without, 1.5 GB with, on the 2-core machine, at about a third more
-    time per step."""
+    time per step), and the encoder recomputes each Transformer block's activations during backward
+    instead of keeping them (:attr:`SpeechEncoder.checkpoint_blocks`; a batch of 16 utterances of
+    4.7 s kept 372 MB of activations): the same weights to the bit, at about a quarter more time."""
     generator = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(
         list(zip(mels, [torch.from_numpy(t) for t in targets], strict=True)),
@@ -91,22 +93,30 @@ def _train(model, mels, targets, recipe: HubertRecipe, steps: int, progress: boo
     )  # fmt: skip
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.01)
     scheduler = warmup_linear_decay(optimizer, recipe.warmup_steps, steps)
-    return fit(model, loader, optimizer=optimizer, steps=steps, step_fn=step_fn, scheduler=scheduler,
-               grad_clip=1.0, seed=seed, progress=progress, log_every=max(1, steps // 50),
-               release_memory=memory_is_short())  # fmt: skip
+    short = memory_is_short()
+    model.encoder.checkpoint_blocks = short  # recompute each block in backward: same gradients
+    try:
+        return fit(model, loader, optimizer=optimizer, steps=steps, step_fn=step_fn, scheduler=scheduler,
+                   grad_clip=1.0, seed=seed, progress=progress, log_every=max(1, steps // 50),
+                   release_memory=short)  # fmt: skip
+    finally:
+        model.encoder.checkpoint_blocks = False
 
 
-def pretrain_hubert(audios: Sequence[np.ndarray], recipe: HubertRecipe, *, progress: bool = True):
-    """Pretrain a :class:`SpeechEncoder` on ``audios`` (16 kHz mono arrays) with HuBERT.
+def pretrain_hubert(audios: Iterable[np.ndarray], recipe: HubertRecipe, *, progress: bool = True):
+    """Pretrain a :class:`SpeechEncoder` on ``audios`` (16 kHz mono arrays, read once: a list or a
+    generator) with HuBERT.
 
     Returns ``(encoder, info)``; ``info`` holds the final masked-prediction
     accuracy of each iteration (``"accuracy_it1"``, ``"accuracy_it2"``) and
     the training time in seconds.
     """
-    if len(audios) == 0:
+    mels, mfcc = [], []
+    for audio in audios:  # read once: a generator can drop each array once its features are taken
+        mels.append(log_mel_features(audio))
+        mfcc.append(mfcc_features(audio))
+    if not mels:
         raise ValueError("pretraining needs at least one utterance")
-    mels = [log_mel_features(a) for a in audios]
-    mfcc = [mfcc_features(a) for a in audios]
     targets, _ = kmeans_targets(
         mfcc, recipe.n_clusters, seed=recipe.seed, max_frames=recipe.max_kmeans_frames
     )
@@ -137,7 +147,7 @@ def pretrain_hubert(audios: Sequence[np.ndarray], recipe: HubertRecipe, *, progr
     return model.encoder, info
 
 
-def pretrain_wav2vec2(audios: Sequence[np.ndarray], recipe: HubertRecipe, *, progress: bool = True):
+def pretrain_wav2vec2(audios: Iterable[np.ndarray], recipe: HubertRecipe, *, progress: bool = True):
     """Pretrain a :class:`SpeechEncoder` on ``audios`` with wav2vec 2.0's contrastive objective
     (:class:`speechlm.ssl.Wav2Vec2`) on the budget of a HuBERT ``recipe``: its encoder, batch size,
     learning rate, warm-up and seed, for ``steps + iteration2_steps`` updates (``n_clusters`` and the
@@ -148,10 +158,10 @@ def pretrain_wav2vec2(audios: Sequence[np.ndarray], recipe: HubertRecipe, *, pro
     updates (``loss_start``, ``loss``), the final contrastive ``accuracy`` (the true quantised frame
     scored above the distractors), the codebook ``perplexity`` and the time in seconds.
     """
-    if len(audios) == 0:
+    mels = [log_mel_features(a) for a in audios]  # read once, as in pretrain_hubert
+    if not mels:
         raise ValueError("pretraining needs at least one utterance")
     steps = recipe.steps + recipe.iteration2_steps
-    mels = [log_mel_features(a) for a in audios]
     torch.manual_seed(recipe.seed)
     tau_start, tau_end = 2.0, 0.5
     decay = (tau_end / tau_start) ** (1 / max(1, round(0.8 * steps)))
