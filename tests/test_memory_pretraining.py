@@ -91,18 +91,24 @@ def test_fit_release_memory_changes_no_number():
         assert torch.equal(trimmed_state[name], tensor), name
 
 
+def _tiny_pretraining(num_layers: int) -> tuple[list[np.ndarray], HubertRecipe]:
+    """Four noise "utterances" of 0.2-0.4 s and a recipe of 3 + 2 steps on an encoder 16 wide."""
+    rng = np.random.default_rng(0)
+    audios = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in (3200, 4800, 6400, 4000)]
+    recipe = HubertRecipe(
+        encoder=ssl.EncoderConfig(d_model=16, num_layers=num_layers, num_heads=2, d_ff=32),
+        n_utterances=4, n_clusters=3, steps=3, iteration2_steps=2, iteration2_layer=1, batch_size=2,
+        warmup_steps=1,
+    )  # fmt: skip
+    return audios, recipe
+
+
 @pytest.mark.parametrize("short", [True, False], ids=["memory short (Binder)", "memory plentiful"])
 def test_pretraining_trims_the_heap_after_every_step_where_memory_is_short(monkeypatch, short):
     calls = []
     monkeypatch.setattr(speechlm.train, "release_free_memory", lambda: calls.append(1) or True)
     monkeypatch.setattr(speechlm.ssl.pretrain, "memory_is_short", lambda: short)
-    rng = np.random.default_rng(0)
-    audios = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in (3200, 4800, 6400, 4000)]
-    recipe = HubertRecipe(
-        encoder=ssl.EncoderConfig(d_model=16, num_layers=1, num_heads=2, d_ff=32),
-        n_utterances=4, n_clusters=3, steps=3, iteration2_steps=2, iteration2_layer=1, batch_size=2,
-        warmup_steps=1,
-    )  # fmt: skip
+    audios, recipe = _tiny_pretraining(num_layers=1)
     pretrain_hubert(audios, recipe, progress=False)
     assert len(calls) == (recipe.steps + recipe.iteration2_steps if short else 0)
 
@@ -156,13 +162,7 @@ def test_pretraining_recomputes_the_blocks_where_memory_is_short_with_the_same_w
         return original(*args, **kwargs)
 
     monkeypatch.setattr(speechlm.ssl.encoder, "checkpoint", counting)
-    rng = np.random.default_rng(0)
-    audios = [rng.standard_normal(n).astype(np.float32) * 0.1 for n in (3200, 4800, 6400, 4000)]
-    recipe = HubertRecipe(
-        encoder=ssl.EncoderConfig(d_model=16, num_layers=2, num_heads=2, d_ff=32),
-        n_utterances=4, n_clusters=3, steps=3, iteration2_steps=2, iteration2_layer=1, batch_size=2,
-        warmup_steps=1,
-    )  # fmt: skip
+    audios, recipe = _tiny_pretraining(num_layers=2)
     monkeypatch.setattr(speechlm.ssl.pretrain, "memory_is_short", lambda: False)
     reference, info = pretrain_hubert(audios, recipe, progress=False)
     assert recomputed == []
