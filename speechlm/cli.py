@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cache",
         help="build the course's shared artefacts once (for a class), list, pack or fetch them",
         description="build: the embedded-corpus splits, pretrained encoder, recogniser and notebook 12's "
-        "label-efficiency point into SPEECHLM_CACHE (about 16 minutes on 2 cores); info: what is cached "
+        "label-efficiency point into SPEECHLM_CACHE (about 12 minutes on 2 cores); info: what is cached "
         "where; pack: the built cache into an archive with a manifest of SHA-256s and recipe keys; fetch: "
         "download such an archive, verify all of it, then unpack it into SPEECHLM_CACHE.",
     )
