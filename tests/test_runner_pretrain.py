@@ -3,7 +3,6 @@ one process with the same global batch."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 import yaml
 
 from speechlm.runner import CHECKPOINT, LOG
+from speechlm.runner.distributed import free_port
 
 TINY = {
     "seed": 0,
@@ -86,12 +86,6 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_two_processes_retrace_one_process_with_the_same_global_batch(tmp_path):
@@ -100,7 +94,7 @@ def test_two_processes_retrace_one_process_with_the_same_global_batch(tmp_path):
     launcher = tmp_path / "launch.py"
     launcher.write_text(_RECORDING_LAUNCHER)
     torchrun = ["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-                f"--master_port={_free_port()}", str(launcher), str(tmp_path)]  # fmt: skip
+                f"--master_port={free_port()}", str(launcher), str(tmp_path)]  # fmt: skip
     double = _pretrain(_write_config(tmp_path, "double", dropout=0.0), *torchrun)
     assert double.returncode == 0, double.stderr
 
@@ -131,7 +125,7 @@ def test_launch_runs_the_same_job_as_torchrun_without_its_launcher(tmp_path, mon
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     torchrun = ["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-                f"--master_port={_free_port()}", "-m", "speechlm"]  # fmt: skip
+                f"--master_port={free_port()}", "-m", "speechlm"]  # fmt: skip
     reference = _pretrain(_write_config(tmp_path, "torchrun"), *torchrun)
     assert reference.returncode == 0, reference.stderr
     results = distributed.launch(["--no-progress", "--config", str(_write_config(tmp_path, "forked"))], 2)
@@ -168,6 +162,7 @@ def test_launch_reports_each_failed_process_with_its_error(tmp_path):
     assert all(r.returncode != 0 for r in results), results
     refusal = "error: train.batch_size (3) must be divisible by the 2 processes"
     assert all(refusal in r.stderr for r in results), results
+    assert __import__("gc").get_freeze_count() == 0  # this process's objects unfrozen after the fork
     with pytest.raises(ValueError, match="nproc must be at least 1"):
         distributed.launch(["--config", str(bad)], 0)
 

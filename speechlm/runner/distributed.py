@@ -14,7 +14,6 @@ launcher process.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import socket
@@ -168,34 +167,32 @@ def launch(
         raise ValueError(f"nproc must be at least 1, got {nproc}")
     if threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
-    from speechlm.workers import release_memory
+    from speechlm.workers import ready_to_fork
 
     port = free_port() if master_port is None else master_port
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with tempfile.TemporaryDirectory(prefix="speechlm_launch_") as folder:
         outputs = [(Path(folder) / f"rank{r}.out", Path(folder) / f"rank{r}.err") for r in range(nproc)]
-        release_memory()  # this process's freed heap goes back before the fork: less for a worker to copy
-        gc.freeze()  # a collection in a worker would write to every object's header, copying its page
-        processes = []
+        processes = [
+            context.Process(
+                target=_worker,
+                args=(list(argv), r, nproc, port, threads, str(out), str(err)),
+                name=f"speechlm-rank{r}",
+                daemon=True,
+            )
+            for r, (out, err) in enumerate(outputs)
+        ]
         try:
-            processes += [
-                context.Process(
-                    target=_worker,
-                    args=(list(argv), r, nproc, port, threads, str(out), str(err)),
-                    name=f"speechlm-rank{r}",
-                    daemon=True,
-                )
-                for r, (out, err) in enumerate(outputs)
-            ]
-            for process in processes:
-                process.start()
-            _wait(processes, timeout)
+            with ready_to_fork():
+                for process in processes:
+                    process.start()
+                _wait(processes, timeout)
         finally:
-            gc.unfreeze()
             for process in processes:
                 if process.is_alive():
                     process.kill()
-                process.join()
+                if process.pid is not None:  # started
+                    process.join()
         return [
             RankResult(r, process.exitcode, out.read_text(), err.read_text())
             for r, (process, (out, err)) in enumerate(zip(processes, outputs, strict=True))

@@ -84,7 +84,8 @@ def _train(model, mels, targets, recipe: HubertRecipe, steps: int, progress: boo
     pretraining peaked at 2.7 GB without, 1.5 GB with, on the 2-core machine, at about a third more
     time per step), and the encoder recomputes each Transformer block's activations during backward
     instead of keeping them (:attr:`SpeechEncoder.checkpoint_blocks`; a batch of 16 utterances of
-    4.7 s kept 372 MB of activations): the same weights to the bit, at about a quarter more time."""
+    4.7 s kept 372 MB of activations): the same weights to the bit, at about 30% more time per step
+    than trimming alone (``benchmarks/pretraining_memory.py``)."""
     generator = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(
         list(zip(mels, [torch.from_numpy(t) for t in targets], strict=True)),
