@@ -22,7 +22,7 @@ def setup(seed: int = 0, *, device: str | None = None, quiet: bool = False, fetc
     (CPU unless a GPU is present or another device is requested).
     ``fetch_cache`` says whether a missing pretrained encoder, recogniser or
     label-efficiency curve (notebooks 11-17) is first fetched as a verified
-    archive of the course cache instead of trained (about 16 minutes on 2
+    archive of the course cache instead of trained (about 12 minutes on 2
     cores): ``"auto"`` on Colab or where ``SPEECHLM_FETCH_CACHE=1``, ``True``,
     or ``False``; offline it falls back to training, with a message (see
     :mod:`speechlm.cache_fetch`).

@@ -12,11 +12,15 @@ carries their ``lengths`` so that models can ignore the padding:
   :class:`PaddedBatch`, which is a tuple ``(features, lengths, labels)``, so
   :func:`speechlm.train.fit` calls ``model(features, lengths)`` and compares
   the output with ``labels``.
+
+Training on a fixed number of steps draws the items of each batch from an endless
+sampler: :func:`random_batches` (independent draws, with replacement) or
+:func:`shuffled_batches` (every item once per shuffled pass, a batch never cut at the end of a pass).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -30,6 +34,8 @@ __all__ = [
     "lengths_to_mask",
     "masked_mean",
     "pad_sequences",
+    "random_batches",
+    "shuffled_batches",
 ]
 
 
@@ -73,6 +79,41 @@ def pad_sequences(
     for i, s in enumerate(seqs):
         out[i, : s.shape[0]] = s
     return out, lengths
+
+
+def random_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[list[int]]:
+    """Endless batches of ``batch_size`` indices in ``[0, n)``, each drawn uniformly with
+    replacement from ``generator`` (``torch.randint``)."""
+    _check_sampler(n, batch_size)
+
+    def batches():
+        while True:
+            yield torch.randint(n, (batch_size,), generator=generator).tolist()
+
+    return batches()
+
+
+def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[list[int]]:
+    """Endless batches of ``batch_size`` indices in ``[0, n)``: shuffled passes over all of them
+    (``rng.permutation``), a batch at the end of a pass completed from the next one (with fewer
+    than ``batch_size`` items, every batch is one whole pass)."""
+    _check_sampler(n, batch_size)
+
+    def batches():
+        order: list[int] = []
+        while True:
+            if len(order) < batch_size:
+                order.extend(rng.permutation(n).tolist())
+            batch = order[:batch_size]
+            del order[:batch_size]
+            yield batch
+
+    return batches()
+
+
+def _check_sampler(n: int, batch_size: int) -> None:
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"need at least one item and a batch size of at least 1, got {n} and {batch_size}")
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:

@@ -25,14 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from speechlm import metrics
-from speechlm.batching import pad_sequences
+from speechlm.batching import pad_sequences, shuffled_batches
 from speechlm.ctc import CharVocab, CTCHead, ctc_greedy_decode
+from speechlm.optim import scheduler
 from speechlm.ssl.encoder import SpeechEncoder
 from speechlm.ssl.features import log_mel_features
-from speechlm.train import release_free_memory
+from speechlm.train import fit, release_free_memory
 from speechlm.workers import memory_is_short
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "LayerMixCTCHead",
     "evaluate_asr",
     "finetune_ctc",
-    "lr_schedule",
     "normalize_text",
     "prepare",
     "spec_augment",
@@ -252,21 +251,6 @@ def evaluate_asr(model: CTCModel, items: Sequence[ASRItem], vocab: CharVocab) ->
     return {"cer": metrics.cer(refs, hyps), "wer": metrics.wer(refs, hyps)}
 
 
-def lr_schedule(config: FinetuneConfig, frozen: bool = False):
-    """Linear warm-up then linear decay; the encoder's (``frozen=True``) is 0 while it is frozen and
-    warms up again from the step it is unfrozen."""
-    start = min(config.freeze_steps, config.steps) if frozen else 0
-
-    def factor(step: int) -> float:
-        if step < start:
-            return 0.0
-        if step - start < config.warmup_steps:
-            return (step - start + 1) / config.warmup_steps
-        return max(0.0, (config.steps - step) / max(1, config.steps - start - config.warmup_steps))
-
-    return factor
-
-
 def finetune_ctc(
     encoder: SpeechEncoder,
     train_items: Sequence[ASRItem],
@@ -295,42 +279,47 @@ def finetune_ctc(
          {"params": model.encoder.parameters(), "lr": config.lr_encoder}],
         weight_decay=config.weight_decay,
     )  # fmt: skip
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, [lr_schedule(config, frozen=False), lr_schedule(config, frozen=True)]
-    )
     generator = torch.Generator().manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    order: list[int] = []
-    best = (float("inf"), 0, None)
-    history = []
-    trim = memory_is_short()  # Binder: hand the heap back after every step (variable-length batches)
-    for step in tqdm(range(1, config.steps + 1), desc="CTC fine-tuning", disable=not progress, leave=False):
-        if len(order) < config.batch_size:
-            order.extend(rng.permutation(len(train_items)).tolist())
-        batch = [train_items[i] for i in order[: config.batch_size]]
-        del order[: config.batch_size]
-        model.frozen = step <= config.freeze_steps
+    order = shuffled_batches(len(train_items), config.batch_size, np.random.default_rng(config.seed))
+
+    def batches():
+        for batch in order:
+            mels, mel_lengths, targets, target_lengths = _collate([train_items[i] for i in batch])
+            yield spec_augment(mels, mel_lengths, config, generator), mel_lengths, targets, target_lengths
+
+    def before_step(step: int) -> None:
+        model.frozen = step <= config.freeze_steps  # the encoder learns from step freeze_steps + 1
         if not model.frozen:
-            model.encoder.train()
-        mels, mel_lengths, targets, target_lengths = _collate(batch)
-        mels = spec_augment(mels, mel_lengths, config, generator)
+            model.encoder.train()  # a frozen step left it in eval mode
+
+    def step_fn(model: CTCModel, batch) -> torch.Tensor:
+        mels, mel_lengths, targets, target_lengths = batch
         log_probs, lengths = model(mels, mel_lengths)
-        loss = nn.functional.ctc_loss(
+        return nn.functional.ctc_loss(
             log_probs.transpose(0, 1), targets, lengths, target_lengths, zero_infinity=True
         )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-        scheduler.step()
-        if trim:
-            release_free_memory()
-        if step % config.eval_every == 0 or step == config.steps:
-            cer = evaluate_asr(model, dev_items, vocab)["cer"]
-            history.append((step, cer))
-            if cer < best[0]:
-                best = (cer, step, copy.deepcopy(model.state_dict()))
-    model.load_state_dict(best[2])
+
+    # the encoder's rate stays 0 while it is frozen, then warms up again
+    starts = [0, config.freeze_steps]
+    history = fit(
+        model,
+        batches(),
+        optimizer=optimizer,
+        steps=config.steps,
+        step_fn=step_fn,
+        scheduler=scheduler(optimizer, config.steps, config.warmup_steps, starts=starts),
+        grad_clip=5.0,
+        eval_every=config.eval_every,
+        before_step=before_step,
+        eval_fn=lambda model: evaluate_asr(model, dev_items, vocab),
+        keep_best="cer",
+        progress=progress,
+        desc="CTC fine-tuning",
+    )
     model.frozen = False
-    info = {"best_dev_cer": best[0], "best_step": best[1], "dev_cer": history}
+    info = {
+        "best_dev_cer": history.best,
+        "best_step": history.best_step,
+        "dev_cer": list(zip(history.eval_steps, history.eval["cer"], strict=True)),
+    }
     return model.eval(), info

@@ -25,6 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from speechlm.optim import scheduler, tenth
+from speechlm.train import fit
+
 __all__ = [
     "GPT",
     "GPTConfig",
@@ -177,44 +180,36 @@ def train_lm(
     progress: bool = True,
 ) -> list[float]:
     """Train on random windows of ``context`` tokens of ``stream`` (1-D, texts
-    joined by an end-of-text token), AdamW with warm-up and linear decay.
-    Returns the loss of every step; leaves the model in eval mode. Where memory
-    is short (Binder) the C heap is handed back after every step, as in the
-    course's other training loops (the same numbers)."""
-    from tqdm.auto import tqdm
-
-    from speechlm.train import release_free_memory
-    from speechlm.workers import memory_is_short
-
+    joined by an end-of-text token) with :func:`speechlm.train.fit`: AdamW,
+    warm-up over a tenth of the steps then linear decay, gradients clipped at 1.
+    Returns the loss of every step; leaves the model in eval mode."""
     n = model.cfg.context
     if stream.dim() != 1 or len(stream) <= n:
         raise ValueError(
             f"expected a 1-D token stream longer than the context ({n}), got {tuple(stream.shape)}"
         )
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    warm = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
-    )
     offsets = torch.arange(n)
-    trim = memory_is_short()
-    model.train()
-    losses = []
-    for _ in tqdm(range(steps), desc="training the GPT", disable=not progress, mininterval=1.0):
-        starts = torch.randint(len(stream) - n + 1, (batch_size, 1), generator=gen)
-        batch = stream[starts + offsets]
-        loss = lm_loss(model(batch), batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-        if trim:
-            release_free_memory()
+
+    def windows():
+        while True:
+            yield stream[torch.randint(len(stream) - n + 1, (batch_size, 1), generator=gen) + offsets]
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    history = fit(
+        model,
+        windows(),
+        optimizer=opt,
+        steps=steps,
+        step_fn=lambda m, batch: lm_loss(m(batch), batch),
+        scheduler=scheduler(opt, steps, tenth(steps)),
+        grad_clip=1.0,
+        log_every=1,
+        progress=progress,
+        desc="training the GPT",
+    )
     model.eval()
-    return losses
+    return history.train_loss
 
 
 @torch.no_grad()

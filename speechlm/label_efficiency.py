@@ -29,7 +29,6 @@ shared cache, ``$SPEECHLM_SHARED_CACHE``, is read too).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import time
@@ -43,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechlm import cache_fetch
-from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences
+from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences, random_batches
 from speechlm.ctc import CharVocab
 from speechlm.finetune import (
     ALPHABET,
@@ -52,15 +51,15 @@ from speechlm.finetune import (
     LayerMix,
     evaluate_asr,
     finetune_ctc,
-    lr_schedule,
     prepare,
     spec_augment,
 )
+from speechlm.optim import scheduler, tenth
 from speechlm.ssl.encoder import SpeechEncoder
 from speechlm.ssl.features import log_mel_features
-from speechlm.train import release_free_memory
+from speechlm.train import fit
 from speechlm.utils import atomic_write_text, cache_dir, find_cached
-from speechlm.workers import default_workers, memory_is_short, run_jobs
+from speechlm.workers import default_workers, run_jobs
 
 __all__ = [
     "NOTEBOOK_SHOTS",
@@ -307,26 +306,35 @@ class PooledHead(nn.Module):
         return self.out(self.dropout(pooled))
 
 
-def _forward(encoder, head, x, lengths, frozen: bool) -> torch.Tensor:
-    if frozen:
-        encoder.eval()
-        with torch.no_grad():
-            out = encoder(x, lengths)
-    else:
-        out = encoder(x, lengths)
-    return head(out.layers, out.lengths)
+class _WordClassifier(nn.Module):
+    """An encoder under a :class:`PooledHead` (the head registered first: its parameters come first,
+    as the gradient clipping has always summed them). While :attr:`frozen` is True the encoder runs
+    in eval mode without gradients."""
+
+    def __init__(self, head: PooledHead, encoder: SpeechEncoder):
+        super().__init__()
+        self.head = head
+        self.encoder = encoder
+        self.frozen = False
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.frozen:
+            self.encoder.eval()
+            with torch.no_grad():
+                out = self.encoder(x, lengths)
+        else:
+            out = self.encoder(x, lengths)
+        return self.head(out.layers, out.lengths)
 
 
 @torch.no_grad()
-def _accuracy(encoder, head, mels, labels) -> float:
-    encoder.eval()
-    head.eval()
-    preds = [
-        _forward(encoder, head, *pad_sequences(mels[s : s + 64]), True).argmax(-1)
-        for s in range(0, len(mels), 64)
-    ]
-    preds = torch.cat(preds)
-    head.train()
+def _accuracy(model: _WordClassifier, mels, labels) -> float:
+    was_training, frozen = model.training, model.frozen
+    model.eval()
+    model.frozen = True
+    preds = torch.cat([model(*pad_sequences(mels[s : s + 64])).argmax(-1) for s in range(0, len(mels), 64)])
+    model.train(was_training)
+    model.frozen = frozen
     return float((preds == torch.as_tensor(labels)).float().mean())
 
 
@@ -337,7 +345,7 @@ def _shots_job(job: dict) -> dict:
     freeze_steps = _freeze_steps(job["arm"], recipe)
     torch.manual_seed(recipe.seed + job["draw"])
     head = PooledHead(job["config"].num_layers + 1, job["config"].d_model, job["num_classes"])
-    params = list(head.parameters()) + list(encoder.parameters())
+    model = _WordClassifier(head, encoder)
     optimizer = torch.optim.AdamW(
         [
             {"params": head.parameters(), "lr": recipe.lr_head},
@@ -345,46 +353,43 @@ def _shots_job(job: dict) -> dict:
         ],
         weight_decay=0.01,
     )
-    schedule = FinetuneConfig(
-        steps=recipe.steps, warmup_steps=max(1, recipe.steps // 10), freeze_steps=freeze_steps
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, [lr_schedule(schedule, frozen=False), lr_schedule(schedule, frozen=True)]
-    )
     augment = FinetuneConfig(time_width=5)  # SpecAugment masks scaled to word-length utterances
     generator = torch.Generator().manual_seed(recipe.seed + job["draw"])
     mels, labels = job["train_mels"], torch.as_tensor(job["train_labels"])
-    best = (-1.0, 0, None)
+
+    def batches():
+        for idx in random_batches(len(mels), recipe.batch_size, generator):
+            x, lengths = pad_sequences([mels[i] for i in idx])
+            yield spec_augment(x, lengths, augment, generator), lengths, labels[idx]
+
+    def before_step(step: int) -> None:
+        model.frozen = step <= freeze_steps
+        encoder.train(not model.frozen)
+
     start = time.perf_counter()
-    trim = memory_is_short()  # Binder: hand the heap back after every step (variable-length batches)
-    for step in range(1, recipe.steps + 1):
-        frozen = step <= freeze_steps
-        encoder.train(not frozen)
-        idx = torch.randint(len(mels), (recipe.batch_size,), generator=generator).tolist()
-        x, lengths = pad_sequences([mels[i] for i in idx])
-        x = spec_augment(x, lengths, augment, generator)
-        loss = F.cross_entropy(_forward(encoder, head, x, lengths, frozen), labels[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, 5.0)
-        optimizer.step()
-        scheduler.step()
-        if trim:
-            release_free_memory()
-        if step % recipe.eval_every == 0 or step == recipe.steps:
-            acc = _accuracy(encoder, head, job["dev_mels"], job["dev_labels"])
-            if acc > best[0]:
-                best = (acc, step, (copy.deepcopy(encoder.state_dict()), copy.deepcopy(head.state_dict())))
-    encoder.load_state_dict(best[2][0])
-    head.load_state_dict(best[2][1])
+    history = fit(
+        model,
+        batches(),
+        optimizer=optimizer,
+        steps=recipe.steps,
+        loss_fn=F.cross_entropy,
+        scheduler=scheduler(optimizer, recipe.steps, tenth(recipe.steps), starts=[0, freeze_steps]),
+        grad_clip=5.0,
+        eval_every=recipe.eval_every,
+        before_step=before_step,
+        eval_fn=lambda model: {"accuracy": _accuracy(model, job["dev_mels"], job["dev_labels"])},
+        keep_best="accuracy",
+        mode="max",
+        progress=False,
+    )
     return {
         "arm": job["arm"],
         "shots": job["shots"],
         "draw": job["draw"],
         "lr": job["lr"],
-        "dev_accuracy": best[0],
-        "best_step": best[1],
-        "accuracy": _accuracy(encoder, head, job["test_mels"], job["test_labels"]),
+        "dev_accuracy": history.best,
+        "best_step": history.best_step,
+        "accuracy": _accuracy(model, job["test_mels"], job["test_labels"]),
         "seconds": time.perf_counter() - start,
     }
 

@@ -34,8 +34,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from speechlm.attention import MultiHeadAttention
-from speechlm.batching import lengths_to_mask, pad_sequences
+from speechlm.batching import lengths_to_mask, pad_sequences, shuffled_batches
+from speechlm.optim import scheduler, tenth
 from speechlm.text import CharTokenizer
+from speechlm.train import fit
 from speechlm.transformer import PositionalEncoding, TransformerEncoder
 
 __all__ = [
@@ -343,33 +345,36 @@ def train_seq2seq(
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be positive, got {steps} and {batch_size}")
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    warm = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
-    )
-    model.train()
-    order: list[int] = []
-    losses = []
-    for _ in tqdm(range(steps), desc="training seq2seq", disable=not progress, mininterval=1.0):
-        if len(order) < batch_size:
-            order.extend(rng.permutation(len(sources)).tolist())
-        batch, order = order[:batch_size], order[batch_size:]
-        src, src_lengths = pad_sequences([sources[i] for i in batch])
-        tgt_in, tgt_out = teacher_forcing_batch(
-            [targets[i] for i in batch], model.bos_id, model.eos_id, model.pad_id
-        )
+    order = shuffled_batches(len(sources), batch_size, np.random.default_rng(seed))
+
+    def batches():
+        for batch in order:
+            src, src_lengths = pad_sequences([sources[i] for i in batch])
+            tgt_in, tgt_out = teacher_forcing_batch(
+                [targets[i] for i in batch], model.bos_id, model.eos_id, model.pad_id
+            )
+            yield src, src_lengths, tgt_in, tgt_out
+
+    def step_fn(model: Seq2Seq, batch) -> torch.Tensor:
+        src, src_lengths, tgt_in, tgt_out = batch
         logits, _ = model(src, src_lengths, tgt_in)
-        loss = seq2seq_loss(logits, tgt_out, model.pad_id, label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+        return seq2seq_loss(logits, tgt_out, model.pad_id, label_smoothing)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    history = fit(
+        model,
+        batches(),
+        optimizer=opt,
+        steps=steps,
+        step_fn=step_fn,
+        scheduler=scheduler(opt, steps, tenth(steps)),
+        grad_clip=1.0,
+        log_every=1,
+        progress=progress,
+        desc="training seq2seq",
+    )
     model.eval()
-    return losses
+    return history.train_loss
 
 
 class Hypothesis(NamedTuple):

@@ -24,13 +24,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from speechlm.batching import lengths_to_mask, pad_sequences
+from speechlm.batching import lengths_to_mask, pad_sequences, shuffled_batches
 from speechlm.finetune import FinetuneConfig, spec_augment
+from speechlm.optim import scheduler
 from speechlm.ssl.encoder import SpeechEncoder
 from speechlm.ssl.features import SAMPLE_RATE, encoder_lengths, log_mel_features
-from speechlm.train import release_free_memory
+from speechlm.train import fit, release_free_memory
 from speechlm.workers import memory_is_short
 
 __all__ = [
@@ -286,41 +286,42 @@ def train_slu(
     if end_to_end:
         groups.append({"params": model.encoder.parameters(), "lr": config.lr_encoder})
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-    warmup, total = config.warmup_steps, config.steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup)),
-    )
     masking = FinetuneConfig(seed=config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    order: list[int] = []
-    model.train()
-    if encoder is not None:
-        model.encoder.train(end_to_end)
-    for _ in tqdm(range(total), desc="SLU training", disable=not progress, leave=False):
-        if len(order) < config.batch_size:
-            order.extend(rng.permutation(len(train_items)).tolist())
-        batch, order = order[: config.batch_size], order[config.batch_size :]
-        targets = torch.stack([train_items[i].targets for i in batch])
-        if frozen is not None:
-            layers, lengths = pad_sequences([frozen[i].transpose(0, 1) for i in batch])
-            logits, _ = model.head(layers.transpose(1, 2), ~lengths_to_mask(lengths, layers.shape[1]))
-        else:
-            mels, mel_lengths, _ = _collate([train_items[i] for i in batch])
-            if config.spec_augment:
-                mels = spec_augment(mels, mel_lengths, masking, generator)
-            logits, _ = model(mels, mel_lengths)
-        loss = _loss(logits, targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-        scheduler.step()
-        if trim:
-            release_free_memory()
+    order = shuffled_batches(len(train_items), config.batch_size, np.random.default_rng(config.seed))
+
+    def batches():
+        for batch in order:
+            targets = torch.stack([train_items[i].targets for i in batch])
+            if frozen is not None:
+                layers, lengths = pad_sequences([frozen[i].transpose(0, 1) for i in batch])
+                yield layers.transpose(1, 2), ~lengths_to_mask(lengths, layers.shape[1]), targets
+            else:
+                mels, mel_lengths, _ = _collate([train_items[i] for i in batch])
+                if config.spec_augment:
+                    mels = spec_augment(mels, mel_lengths, masking, generator)
+                yield mels, mel_lengths, targets
+
+    def step_fn(trained: nn.Module, batch) -> torch.Tensor:
+        *inputs, targets = batch
+        logits, _ = trained(*inputs)
+        return _loss(logits, targets)
+
+    # a frozen encoder's outputs were computed once: only the head trains, on them
+    fit(
+        model if frozen is None else model.head,
+        batches(),
+        optimizer=optimizer,
+        steps=config.steps,
+        step_fn=step_fn,
+        scheduler=scheduler(optimizer, config.steps, config.warmup_steps),
+        grad_clip=5.0,
+        release_memory=trim,
+        progress=progress,
+        desc="SLU training",
+    )
     if trim:
-        frozen = layers = mels = logits = loss = None  # the inputs computed once, the last step's tensors
+        frozen = None  # the inputs computed once
         release_free_memory()
     return model.eval()
 

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -26,8 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechlm import metrics
-from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences
+from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences, random_batches
+from speechlm.optim import scheduler
 from speechlm.ssl.encoder import SpeechEncoder
+from speechlm.train import fit
 
 __all__ = [
     "Bucket",
@@ -209,39 +210,30 @@ def train_classifier(
 
     Sets the standardisation from ``features`` first, then takes ``steps``
     AdamW steps with cross-entropy on random mini-batches (drawn with
-    ``seed``) and a cosine learning-rate decay. Returns the loss of every step;
-    leaves the model in eval mode. Where memory is short (Binder) the C heap is
-    handed back after every step (the same numbers).
+    ``seed``) and a cosine learning-rate decay (:func:`speechlm.train.fit`).
+    Returns the loss of every step; leaves the model in eval mode.
     """
-    from tqdm.auto import tqdm
-
-    from speechlm.train import release_free_memory
-    from speechlm.workers import memory_is_short
-
     _check_data(features, labels)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     if int(y.min()) < 0 or int(y.max()) >= model.num_classes:
         raise ValueError(f"labels must be in [0, {model.num_classes - 1}], got {y.unique().tolist()}")
     model.fit_normalisation(features)
-    gen = torch.Generator().manual_seed(seed)
+    draws = random_batches(len(features), batch_size, torch.Generator().manual_seed(seed))
+    batches = ((*pad_sequences([features[i] for i in idx]), y[idx]) for idx in draws)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
-    trim = memory_is_short()
-    model.train()
-    losses = []
-    for _ in tqdm(range(steps), desc="training the head", disable=not progress, mininterval=1.0):
-        idx = torch.randint(len(features), (batch_size,), generator=gen).tolist()
-        x, lengths = pad_sequences([features[i] for i in idx])
-        loss = F.cross_entropy(model(x, lengths), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-        if trim:
-            release_free_memory()
+    history = fit(
+        model,
+        batches,
+        optimizer=opt,
+        steps=steps,
+        loss_fn=F.cross_entropy,
+        scheduler=scheduler(opt, steps, decay="cosine"),
+        log_every=1,
+        progress=progress,
+        desc="training the head",
+    )
     model.eval()
-    return losses
+    return history.train_loss
 
 
 @torch.no_grad()

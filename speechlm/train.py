@@ -12,9 +12,12 @@ pretraining:
 - else the model computes its own loss: ``loss = model(*batch)`` (or
   ``model(**batch)`` for a dict).
 
-It moves batches to the device, clips gradients, steps an optional scheduler,
-shows a ``tqdm.auto`` bar with the live loss, evaluates on ``eval_loader``,
-and returns a :class:`History`. With the same seed two runs give identical
+It moves batches to the device, clips gradients, steps an optional scheduler
+(:mod:`speechlm.optim`), shows a ``tqdm.auto`` bar with the live loss,
+evaluates on ``eval_loader`` (or with ``eval_fn``, for a metric such as a
+character error rate), keeps the weights of the best evaluation if asked
+(``keep_best``), and returns a :class:`History`. A loader without a length
+(an endless sampler of random batches) trains for ``steps``. With the same seed two runs give identical
 histories. ``checkpoint=path`` saves model and optimizer state dicts
 atomically at every evaluation; :func:`load_checkpoint` reads them back with
 ``weights_only=True``.
@@ -22,6 +25,7 @@ atomically at every evaluation; :func:`load_checkpoint` reads them back with
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import functools
 import math
@@ -61,7 +65,8 @@ StepFn = Callable[[torch.nn.Module, Any], "torch.Tensor | tuple[torch.Tensor, di
 class History:
     """What :func:`fit` measured. ``steps``/``train_loss``/``lr``: one entry per logging point
     (the mean training loss since the previous one); ``eval_steps`` and ``eval``: one entry per
-    evaluation, ``eval[name]`` a list (``"loss"``, ``"accuracy"``, ...); ``time_s``: wall time."""
+    evaluation, ``eval[name]`` a list (``"loss"``, ``"accuracy"``, ...); ``time_s``: wall time;
+    ``best_step`` and ``best``: the evaluation whose weights ``keep_best`` restored."""
 
     steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
@@ -69,6 +74,8 @@ class History:
     eval_steps: list[int] = field(default_factory=list)
     eval: dict[str, list[float]] = field(default_factory=dict)
     time_s: float = 0.0
+    best_step: int | None = None
+    best: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -177,6 +184,14 @@ def fit(
     seed: int | None = None,
     progress: bool = True,
     release_memory: bool | None = None,
+    eval_fn: Callable[[torch.nn.Module], dict[str, float]] | None = None,
+    keep_best: str | None = None,
+    mode: str = "min",
+    before_step: Callable[[int], None] | None = None,
+    after_step: Callable[[int, torch.Tensor, dict], None] | None = None,
+    start_step: int = 0,
+    check_finite: bool = True,
+    desc: str = "train",
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` or for ``steps`` optimizer steps.
 
@@ -190,6 +205,19 @@ def fit(
     every step (:func:`release_free_memory`): for variable-length batches of large activations, where
     the heap otherwise grows step after step; it costs the step's page faults again. The default
     (None) trims where memory is short (:func:`speechlm.workers.memory_is_short`: Binder's 2 GB).
+
+    ``eval_fn(model) -> {"name": value}`` evaluates instead of ``eval_loader`` (the model in eval
+    mode, train mode restored after). ``keep_best="name"`` keeps a copy of the weights at the
+    evaluation with the lowest (``mode="min"``) or highest (``mode="max"``) value of that metric and
+    loads it back at the end (the first of equal ones); :attr:`History.best_step` says which.
+    ``before_step(step)`` runs before each step (1-based), for what changes during training, such as
+    an encoder frozen for the first steps; ``after_step(step, loss, metrics)`` after it (the loss
+    tensor, detached, and what the step returned besides, with ``"grad_norm"`` where gradients are
+    clipped), for what a run records or saves on its own. ``start_step``: steps already taken
+    (resuming a run whose optimizer, scheduler and data position were restored): training goes on
+    from there to ``steps``, counting and evaluating as the whole run would. ``check_finite=False``
+    leaves the check of the loss to the caller (a data-parallel run checks the loss summed over its
+    processes, so that every process stops at the same step). ``desc`` labels the progress bar.
     """
     if (epochs is None) == (steps is None):
         raise ValueError(f"give exactly one of epochs and steps, got epochs={epochs!r}, steps={steps!r}")
@@ -197,6 +225,12 @@ def fit(
         raise ValueError("give step_fn or loss_fn, not both (step_fn computes the loss itself)")
     if log_every < 1:
         raise ValueError(f"log_every must be at least 1, got {log_every}")
+    if eval_fn is not None and eval_loader is not None:
+        raise ValueError("give eval_loader or eval_fn, not both")
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    if keep_best is not None and eval_fn is None and eval_loader is None:
+        raise ValueError(f"keep_best={keep_best!r} needs an evaluation: pass eval_loader or eval_fn")
     if release_memory is None:
         from speechlm.workers import memory_is_short
 
@@ -212,36 +246,39 @@ def fit(
         steps = epochs * per_epoch
     if steps < 1:
         raise ValueError(f"nothing to train: {steps} steps")
+    if not 0 <= start_step < steps:
+        raise ValueError(f"start_step must be in [0, steps) = [0, {steps}), got {start_step}")
     eval_every = eval_every or per_epoch or steps
     step_fn = step_fn or _default_step(loss_fn)
     if device is not None:
         model.to(device)
     history = History()
     start = time.perf_counter()
-    running, running_n, step = 0.0, 0, 0
-    bar = tqdm(total=steps, disable=not progress, desc="train", leave=False)
+    running, running_n, step = 0.0, 0, start_step
+    best_state = None
+    bar = tqdm(total=steps, initial=start_step, disable=not progress, desc=desc, leave=False)
     model.train()
     while step < steps:
         yielded = False
         for batch in train_loader:
             yielded = True
-            loss, _ = _unpack(step_fn(model, to_device(batch, device)))
-            if not math.isfinite(loss.item()):
+            if before_step is not None:
+                before_step(step + 1)
+            loss, metrics = _unpack(step_fn(model, to_device(batch, device)))
+            if check_finite and not math.isfinite(loss.item()):
                 raise FloatingPointError(
                     f"the loss became {loss.item()} at step {step + 1}: lower the learning rate"
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                metrics["grad_norm"] = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             step += 1
+            loss = loss.detach()
             running, running_n = running + loss.item(), running_n + 1
-            if release_memory:
-                del loss
-                release_free_memory()
             if step % log_every == 0 or step == steps:
                 history.steps.append(step)
                 history.train_loss.append(running / running_n)
@@ -250,13 +287,22 @@ def fit(
                 running, running_n = 0.0, 0
             bar.update(1)
             if step % eval_every == 0 or step == steps:
-                if eval_loader is not None:
+                if eval_loader is not None or eval_fn is not None:
+                    scores = _evaluate(model, eval_loader, eval_fn, step_fn, device)
                     history.eval_steps.append(step)
-                    for name, value in evaluate(model, eval_loader, step_fn, device).items():
+                    for name, value in scores.items():
                         history.eval.setdefault(name, []).append(value)
+                    if keep_best is not None and _better(scores, keep_best, mode, history.best):
+                        history.best_step, history.best = step, float(scores[keep_best])
+                        best_state = copy.deepcopy(model.state_dict())
                     model.train()
                 if checkpoint is not None:
                     _save_checkpoint(checkpoint, model, optimizer, step, history)
+            if after_step is not None:
+                after_step(step, loss, metrics)
+            del loss, metrics
+            if release_memory:
+                release_free_memory()
             if step == steps:
                 break
         if not yielded:
@@ -264,8 +310,28 @@ def fit(
                 f"the training loader yielded no batch (after {step} steps): is it an exhausted iterator?"
             )
     bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
     history.time_s = time.perf_counter() - start
     return history
+
+
+def _evaluate(model, eval_loader, eval_fn, step_fn, device) -> dict[str, float]:
+    if eval_loader is not None:
+        return evaluate(model, eval_loader, step_fn, device)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        scores = eval_fn(model)
+    model.train(was_training)
+    return scores
+
+
+def _better(scores: dict[str, float], name: str, mode: str, best: float | None) -> bool:
+    if name not in scores:
+        raise KeyError(f"keep_best={name!r}, but the evaluation gave only {sorted(scores)}")
+    value = float(scores[name])
+    return best is None or (value < best if mode == "min" else value > best)
 
 
 def _save_checkpoint(path, model, optimizer, step: int, history: History) -> None:

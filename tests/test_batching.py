@@ -16,6 +16,8 @@ from speechlm.batching import (
     lengths_to_mask,
     masked_mean,
     pad_sequences,
+    random_batches,
+    shuffled_batches,
 )
 
 
@@ -98,3 +100,27 @@ def test_context_window_stacks_neighbours_and_repeats_edges():
         context_window(frames, -1, 0)
     with pytest.raises(ValueError, match=r"\(time, channels\)"):
         context_window(np.ones(3), 1, 1)
+
+
+def test_shuffled_batches_cover_every_item_once_per_pass():
+    batches = shuffled_batches(10, 4, np.random.default_rng(0))
+    drawn = [next(batches) for _ in range(5)]  # 20 indices: two whole passes
+    assert all(len(b) == 4 for b in drawn)
+    flat = [i for b in drawn for i in b]
+    assert sorted(flat[:10]) == list(range(10)) and sorted(flat[10:]) == list(range(10))
+    assert flat[:10] != flat[10:]  # each pass shuffled anew
+    again = shuffled_batches(10, 4, np.random.default_rng(0))
+    assert [next(again) for _ in range(5)] == drawn  # seeded
+    small = shuffled_batches(3, 8, np.random.default_rng(0))
+    assert sorted(next(small)) == [0, 1, 2]  # fewer items than a batch: one whole pass
+    with pytest.raises(ValueError, match="at least one item"):
+        shuffled_batches(0, 4, np.random.default_rng(0))  # at the call, not at the first batch
+
+
+def test_random_batches_draw_with_replacement_from_the_generator():
+    batches = random_batches(5, 64, torch.Generator().manual_seed(0))
+    first = next(batches)
+    assert len(first) == 64 and set(first) == set(range(5))  # 64 draws of 5: repeats, every item
+    assert first == torch.randint(5, (64,), generator=torch.Generator().manual_seed(0)).tolist()
+    with pytest.raises(ValueError, match="batch size of at least 1"):
+        random_batches(5, 0, torch.Generator())

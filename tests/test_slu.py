@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechlm import slu
+from speechlm import slu, train
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
 from speechlm.ssl.features import encoder_lengths
 
@@ -170,7 +170,8 @@ def test_training_trims_the_heap_after_every_step_where_memory_is_short(data, mo
     _, _, vocab, train_items, _ = data
     calls = []
     monkeypatch.setattr(slu, "memory_is_short", lambda: short)
-    monkeypatch.setattr(slu, "release_free_memory", lambda: calls.append(1) or True)
+    for module in (slu, train):  # the inputs computed once, and the training loop
+        monkeypatch.setattr(module, "release_free_memory", lambda: calls.append(1) or True)
     config = slu.SLUConfig(steps=3, width=16)
     slu.train_slu(tiny_encoder() if frozen else None, train_items[:32], vocab, config, progress=False)
     # once per batch of the inputs computed once (32 items: one batch of 32), once per step, and once

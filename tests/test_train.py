@@ -42,10 +42,9 @@ def _run(seed=0, **kwargs):
         loader,
         optimizer=opt,
         loss_fn=F.cross_entropy,
-        eval_loader=eval_loader,
         progress=False,
         seed=seed,
-        **kwargs,
+        **{"eval_loader": eval_loader} | kwargs,
     )
     return model, history
 
@@ -147,6 +146,43 @@ def test_checkpoint_round_trip(tmp_path):
         load_checkpoint(tmp_path / "missing.pt", fresh)
 
 
+def test_keep_best_restores_the_weights_of_the_best_evaluation():
+    scores = iter([0.5, 0.2, 0.2, 0.4])  # a made-up metric per evaluation; the best, 0.2, comes twice
+    snapshots = {}
+
+    def eval_fn(model):
+        assert not model.training  # evaluated in eval mode
+        snapshots[len(snapshots) + 1] = model[0].weight.detach().clone()
+        return {"cer": next(scores)}
+
+    model, h = _run(steps=16, eval_loader=None, eval_fn=eval_fn, eval_every=4, keep_best="cer")
+    assert model.training and h.eval_steps == [4, 8, 12, 16] and h.eval["cer"] == [0.5, 0.2, 0.2, 0.4]
+    assert (h.best_step, h.best) == (8, 0.2)  # the first of equal ones
+    assert torch.equal(model[0].weight, snapshots[2]) and not torch.equal(snapshots[2], snapshots[4])
+    scores = iter([0.5, 0.2, 0.7, 0.4])
+    model, h = _run(steps=16, eval_loader=None, eval_fn=eval_fn, eval_every=4, keep_best="cer", mode="max")
+    assert (h.best_step, h.best) == (12, 0.7)
+    _, h = _run(steps=16, eval_every=8, keep_best="accuracy", mode="max")  # from the eval loader
+    assert h.best == max(h.eval["accuracy"]) and h.best_step in h.eval_steps
+    _, h = _run(steps=8)
+    assert h.best is None and h.best_step is None  # nothing kept unless asked
+
+
+def test_before_step_sees_every_step_before_its_batch():
+    seen = []
+
+    def step_fn(model, batch):
+        seen.append(("step", len(seen)))
+        x, y = batch
+        return F.cross_entropy(model(x), y)
+
+    model = nn.Linear(4, 2)
+    batches = iter(torch.utils.data.DataLoader(_data(), batch_size=8))  # no length: trains for steps
+    fit(model, batches, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), steps=3, step_fn=step_fn,
+        before_step=lambda step: seen.append(("before", step)), progress=False)  # fmt: skip
+    assert [s[0] for s in seen] == ["before", "step"] * 3 and [s[1] for s in seen[::2]] == [1, 2, 3]
+
+
 def test_fit_bad_arguments():
     model = nn.Linear(4, 2)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -155,6 +191,15 @@ def test_fit_bad_arguments():
         fit(model, loader, optimizer=opt, loss_fn=F.cross_entropy)
     with pytest.raises(ValueError, match="not both"):
         fit(model, loader, optimizer=opt, loss_fn=F.cross_entropy, step_fn=lambda m, b: 0, steps=1)
+    with pytest.raises(ValueError, match="eval_loader or eval_fn, not both"):
+        fit(model, loader, optimizer=opt, steps=1, eval_loader=loader, eval_fn=lambda m: {})
+    with pytest.raises(ValueError, match="keep_best='cer' needs an evaluation"):
+        fit(model, loader, optimizer=opt, steps=1, keep_best="cer")
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        fit(model, loader, optimizer=opt, steps=1, eval_fn=lambda m: {}, keep_best="cer", mode="best")
+    with pytest.raises(KeyError, match=r"keep_best='cer', but the evaluation gave only \['wer'\]"):
+        fit(model, loader, optimizer=opt, loss_fn=F.cross_entropy, steps=1, eval_fn=lambda m: {"wer": 0.1},
+            keep_best="cer", progress=False)  # fmt: skip
     with pytest.raises(ValueError, match="yielded no batch"):
         fit(model, iter([]), optimizer=opt, loss_fn=F.cross_entropy, steps=3, progress=False)
     with pytest.raises(TypeError, match=r"tuple \(\*inputs, target\)"):

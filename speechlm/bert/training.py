@@ -1,4 +1,5 @@
-"""Pretraining, evaluation and fine-tuning loops for the tiny BERT (notebook 08)."""
+"""Pretraining, evaluation and fine-tuning of the tiny BERT (notebook 08), all through
+:func:`speechlm.train.fit`."""
 
 from __future__ import annotations
 
@@ -8,31 +9,30 @@ from torch import nn
 
 from speechlm.bert.data import pretraining_batch, pretraining_examples
 from speechlm.bert.model import Bert, mlm_accuracy, pretraining_loss
+from speechlm.optim import scheduler, tenth
+from speechlm.train import fit
 
 
 def _optimise(
-    model: nn.Module, loss_of_step, steps: int, lr: float, progress: bool, desc: str
+    model: nn.Module, batches, step_fn, steps: int, lr: float, progress: bool, desc: str
 ) -> list[float]:
-    """AdamW with 10% linear warm-up then linear decay, gradients clipped at 1; returns the losses."""
-    from tqdm.auto import tqdm
-
+    """:func:`speechlm.train.fit` with AdamW, warm-up over a tenth of the steps then linear decay,
+    gradients clipped at 1; returns the loss of every step and leaves the model in eval mode."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    warm = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+    history = fit(
+        model,
+        batches,
+        optimizer=opt,
+        steps=steps,
+        step_fn=step_fn,
+        scheduler=scheduler(opt, steps, tenth(steps)),
+        grad_clip=1.0,
+        log_every=1,
+        progress=progress,
+        desc=desc,
     )
-    model.train()
-    losses = []
-    for step in tqdm(range(steps), desc=desc, disable=not progress, mininterval=1.0):
-        loss = loss_of_step(step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
     model.eval()
-    return losses
+    return history.train_loss
 
 
 def pretrain(
@@ -54,9 +54,13 @@ def pretrain(
     """
     gen = torch.Generator().manual_seed(seed)
 
-    def loss_of_step(step: int) -> torch.Tensor:
-        examples = pretraining_examples(scenes, texts, batch_size, gen)
-        batch = pretraining_batch(tokenizer, examples, model.cfg.max_len, gen)
+    def batches():
+        while True:
+            yield pretraining_batch(
+                tokenizer, pretraining_examples(scenes, texts, batch_size, gen), model.cfg.max_len, gen
+            )
+
+    def step_fn(model: Bert, batch: dict) -> torch.Tensor:
         chosen = batch["labels"] != -100
         out = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"], mlm_mask=chosen)
         return pretraining_loss(
@@ -64,7 +68,7 @@ def pretrain(
         )
 
     return _optimise(
-        model, loss_of_step, steps, lr, progress, "pretraining" + ("" if use_nsp else " (no NSP)")
+        model, batches(), step_fn, steps, lr, progress, "pretraining" + ("" if use_nsp else " (no NSP)")
     )
 
 
@@ -150,13 +154,17 @@ def finetune(
     gen = torch.Generator().manual_seed(seed)
     y = torch.as_tensor(labels)
 
-    def loss_of_step(step: int) -> torch.Tensor:
-        idx = torch.randint(len(texts), (batch_size,), generator=gen)
-        enc = tokenizer([texts[i] for i in idx], padding=True, return_tensors="pt")
-        logits = classifier(enc["input_ids"], enc["token_type_ids"], enc["attention_mask"])
-        return F.cross_entropy(logits, y[idx])
+    def batches():
+        while True:
+            idx = torch.randint(len(texts), (batch_size,), generator=gen)
+            yield tokenizer([texts[i] for i in idx], padding=True, return_tensors="pt"), y[idx]
 
-    return _optimise(classifier, loss_of_step, steps, lr, progress, "fine-tuning")
+    def step_fn(classifier: BertClassifier, batch) -> torch.Tensor:
+        enc, target = batch
+        logits = classifier(enc["input_ids"], enc["token_type_ids"], enc["attention_mask"])
+        return F.cross_entropy(logits, target)
+
+    return _optimise(classifier, batches(), step_fn, steps, lr, progress, "fine-tuning")
 
 
 @torch.no_grad()

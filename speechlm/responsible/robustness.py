@@ -28,6 +28,7 @@ from speechlm.batching import pad_sequences
 from speechlm.responsible.interpret import encode_layers, frame_phone_targets
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
 from speechlm.ssl.features import encoder_lengths, log_mel_features
+from speechlm.train import fit
 
 __all__ = ["PERTURBATION_KINDS", "Perturbation", "phone_accuracy_under_perturbations", "train_phone_encoder"]
 
@@ -129,7 +130,7 @@ def train_phone_encoder(
     batch_size: int = 8,
     lr: float = 1e-3,
     seed: int = 0,
-    progress: Callable | None = None,
+    progress: bool = False,
 ) -> SpeechEncoder:
     """The supervised from-scratch baseline: a :class:`SpeechEncoder` with ``config`` at random
     initialisation, trained end to end with a linear phone classifier on block ``layer``'s output
@@ -148,21 +149,31 @@ def train_phone_encoder(
     classes, ids = np.unique(labels, return_inverse=True)
     targets = np.split(ids, np.cumsum(frames)[:-1])
     head = nn.Linear(config.d_model, len(classes))
-    params = [*encoder.parameters(), *head.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     rng = np.random.default_rng(seed)
-    encoder.train()
-    for _ in progress(range(steps)) if progress else range(steps):
-        batch = rng.choice(len(mels), size=min(batch_size, len(mels)), replace=False)
-        padded, lengths = pad_sequences([mels[i] for i in batch])
-        out = encoder(padded, lengths)
-        logits = head(out.layers[layer])
+
+    def batches():
+        while True:
+            batch = rng.choice(len(mels), size=min(batch_size, len(mels)), replace=False)
+            yield batch, *pad_sequences([mels[i] for i in batch])
+
+    def step_fn(model: nn.ModuleDict, batch) -> torch.Tensor:
+        indices, padded, lengths = batch
+        logits = model["head"](model["encoder"](padded, lengths).layers[layer])
         target = torch.full(logits.shape[:2], -100, dtype=torch.long)
-        for row, i in enumerate(batch):
+        for row, i in enumerate(indices):
             target[row, : frames[i]] = torch.from_numpy(targets[i])
-        loss = F.cross_entropy(logits.reshape(-1, len(classes)), target.reshape(-1), ignore_index=-100)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, 5.0)
-        optimizer.step()
+        return F.cross_entropy(logits.reshape(-1, len(classes)), target.reshape(-1), ignore_index=-100)
+
+    model = nn.ModuleDict({"encoder": encoder, "head": head})
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    fit(
+        model,
+        batches(),
+        optimizer=optimizer,
+        steps=steps,
+        step_fn=step_fn,
+        grad_clip=5.0,
+        progress=progress,
+        desc="supervised phone encoder",
+    )
     return encoder.eval()

@@ -33,15 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from speechlm import corpus
+from speechlm import corpus, optim
 from speechlm.batching import pad_sequences
 from speechlm.runner import distributed
 from speechlm.runner.config import ConfigError, PretrainConfig
 from speechlm.runner.objective import MaskedPrediction, utterance_masks
 from speechlm.ssl import EncoderConfig, HuBERT, log_mel_features, mfcc_features
-from speechlm.ssl.pretrain import kmeans_targets, warmup_linear_decay
+from speechlm.ssl.pretrain import kmeans_targets
+from speechlm.train import fit
 from speechlm.utils import atomic_path, atomic_write_text
 
 __all__ = ["CHECKPOINT", "LOG", "PREVIOUS", "Data", "RunError", "RunWarning", "load_data", "run"]
@@ -339,7 +339,7 @@ def _run(config: PretrainConfig, ctx: distributed.Context, progress: bool) -> li
                                    d_ff=m.d_ff, dropout=m.dropout)  # fmt: skip
     objective = MaskedPrediction(HuBERT(m.n_clusters, encoder_config)).to(ctx.device)
     optimizer = torch.optim.AdamW(objective.parameters(), lr=t.lr, weight_decay=t.weight_decay)
-    scheduler = warmup_linear_decay(optimizer, t.warmup_steps, t.steps)
+    scheduler = optim.scheduler(optimizer, t.steps, t.warmup_steps)
     torch.manual_seed(config.seed + 1 + ctx.rank)  # each process its own dropout noise
     if saved is not None:
         objective.hubert.load_state_dict(saved["model"])
@@ -360,54 +360,58 @@ def _run(config: PretrainConfig, ctx: distributed.Context, progress: bool) -> li
 
     steps_per_epoch = len(data.train_mels) // t.batch_size
     records: list[dict] = []
-    bar = tqdm(total=t.steps, initial=step, desc="pretrain", disable=not (progress and ctx.is_main))
     start_time = time.perf_counter()
-    while step < t.steps:
-        epoch, position = divmod(step, steps_per_epoch)
-        batches = distributed.shard_batches(ctx, len(data.train_mels), t.batch_size, epoch, config.seed)
-        for indices in batches[position:]:
-            if step >= t.steps:
-                break
-            batch = _batch(objective.hubert, data.train_mels, data.train_targets, indices,
-                           (config.seed, 0, epoch), ctx.device)  # fmt: skip
-            loss_sum, n_scored, n_correct = model(*batch)
-            totals = distributed.all_reduce_sum(
-                ctx,
-                torch.stack([loss_sum.detach(), n_scored.to(loss_sum.dtype), n_correct.to(loss_sum.dtype)]),
+
+    def batches():
+        """From the saved data position on: batch ``step % steps_per_epoch`` of epoch ``step // ...``."""
+        taken = step
+        while True:
+            epoch, position = divmod(taken, steps_per_epoch)
+            shard = distributed.shard_batches(ctx, len(data.train_mels), t.batch_size, epoch, config.seed)
+            for indices in shard[position:]:
+                taken += 1
+                yield epoch, _batch(objective.hubert, data.train_mels, data.train_targets, indices,
+                                    (config.seed, 0, epoch), ctx.device)  # fmt: skip
+
+    def step_fn(model, batch):
+        epoch, inputs = batch
+        loss_sum, n_scored, n_correct = model(*inputs)
+        totals = distributed.all_reduce_sum(
+            ctx, torch.stack([loss_sum.detach(), n_scored.to(loss_sum.dtype), n_correct.to(loss_sum.dtype)])
+        )
+        # DDP averages gradients over processes; scaled so, the gradient is d(global sum)/global count
+        loss = loss_sum * ctx.world_size / totals[1].clamp(min=1)
+        return loss, {"epoch": epoch, "totals": totals, "lr": optimizer.param_groups[0]["lr"]}
+
+    def after_step(step: int, loss: torch.Tensor, metrics: dict) -> None:
+        totals, grad_norm = metrics["totals"], metrics["grad_norm"]
+        saving = step % t.save_every == 0 or step == t.steps
+        if (saving or step % t.log_every == 0) and not torch.isfinite(totals[0] + grad_norm):
+            raise RunError(
+                f"training diverged at step {step} (summed loss {totals[0].item():g}, gradient norm "
+                f"{grad_norm.item():g}): lower train.lr (now {t.lr:g}) or train.grad_clip and pass "
+                f"--run-dir NEW_FOLDER; {checkpoint_path} keeps the last good step"
             )
-            # DDP averages gradients over processes; scaled so, the gradient is d(global sum)/global count
-            (loss_sum * ctx.world_size / totals[1].clamp(min=1)).backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(objective.parameters(), t.grad_clip)
-            lr = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
-            step += 1
-            bar.update(1)
-            saving = step % t.save_every == 0 or step == t.steps
-            if (saving or step % t.log_every == 0) and not torch.isfinite(totals[0] + grad_norm):
-                raise RunError(
-                    f"training diverged at step {step} (summed loss {totals[0].item():g}, gradient norm "
-                    f"{grad_norm.item():g}): lower train.lr (now {t.lr:g}) or train.grad_clip and pass "
-                    f"--run-dir NEW_FOLDER; {checkpoint_path} keeps the last good step"
-                )
-            record = None
-            if step % t.log_every == 0 or step == t.steps:
-                loss, accuracy = (totals[0] / totals[1]).item(), (totals[2] / totals[1]).item()
-                record = {"step": step, "epoch": epoch, "loss": loss, "accuracy": accuracy, "lr": lr,
-                          "time_s": round(time.perf_counter() - start_time, 3)}  # fmt: skip
-                bar.set_postfix(loss=f"{loss:.3f}")
-            if ctx.is_main and (step % t.eval_every == 0 or step == t.steps):
-                record = (record or {"step": step}) | _evaluate(objective, data, config, ctx.device)
-            if record is not None:
-                records.append(record)
-                if ctx.is_main:
-                    _append_log(run_dir / LOG, record)
-            if saving:
-                _save(ctx, config, checkpoint_path, objective, optimizer, scheduler, step, steps_per_epoch)
-            if t.crash_at_step == step:
-                os.kill(os.getpid(), signal.SIGKILL)  # a test's simulated crash: no cleanup at all
-    bar.close()
+        record = None
+        if step % t.log_every == 0 or step == t.steps:
+            loss, accuracy = (totals[0] / totals[1]).item(), (totals[2] / totals[1]).item()
+            record = {"step": step, "epoch": metrics["epoch"], "loss": loss, "accuracy": accuracy,
+                      "lr": metrics["lr"], "time_s": round(time.perf_counter() - start_time, 3)}  # fmt: skip
+        if ctx.is_main and (step % t.eval_every == 0 or step == t.steps):
+            record = (record or {"step": step}) | _evaluate(objective, data, config, ctx.device)
+        if record is not None:
+            records.append(record)
+            if ctx.is_main:
+                _append_log(run_dir / LOG, record)
+        if saving:
+            _save(ctx, config, checkpoint_path, objective, optimizer, scheduler, step, steps_per_epoch)
+        if t.crash_at_step == step:
+            os.kill(os.getpid(), signal.SIGKILL)  # a test's simulated crash: no cleanup at all
+
+    # every rank checks the loss summed over all of them (after_step), so that all stop at one step
+    fit(model, batches(), optimizer=optimizer, steps=t.steps, start_step=step, step_fn=step_fn,
+        scheduler=scheduler, grad_clip=t.grad_clip, after_step=after_step, check_finite=False,
+        log_every=t.log_every, progress=progress and ctx.is_main, desc="pretrain")  # fmt: skip
     return records
 
 

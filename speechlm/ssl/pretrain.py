@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from speechlm import units
+from speechlm.optim import scheduler
 from speechlm.ssl.encoder import EncoderConfig
 from speechlm.ssl.features import log_mel_features, mfcc_features
 from speechlm.ssl.hubert import HuBERT, check_loss_on, collate_targets, layer_features
@@ -28,7 +29,7 @@ from speechlm.ssl.wav2vec2 import Wav2Vec2
 from speechlm.train import fit, release_free_memory
 from speechlm.workers import memory_is_short
 
-__all__ = ["HubertRecipe", "kmeans_targets", "pretrain_hubert", "pretrain_wav2vec2", "warmup_linear_decay"]
+__all__ = ["HubertRecipe", "kmeans_targets", "pretrain_hubert", "pretrain_wav2vec2"]
 
 
 @dataclass(frozen=True)
@@ -50,17 +51,6 @@ class HubertRecipe:
 
     def __post_init__(self):
         check_loss_on(self.loss_on)
-
-
-def warmup_linear_decay(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
-    """A ``LambdaLR``: linear warm-up to the peak rate over ``warmup_steps``, then linear decay to 0."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def kmeans_targets(
@@ -93,11 +83,11 @@ def _train(model, mels, targets, recipe: HubertRecipe, steps: int, progress: boo
         drop_last=len(mels) > recipe.batch_size,
     )  # fmt: skip
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.01)
-    scheduler = warmup_linear_decay(optimizer, recipe.warmup_steps, steps)
+    schedule = scheduler(optimizer, steps, recipe.warmup_steps)
     short = memory_is_short()
     model.encoder.checkpoint_blocks = short  # recompute each block in backward: same gradients
     try:
-        return fit(model, loader, optimizer=optimizer, steps=steps, step_fn=step_fn, scheduler=scheduler,
+        return fit(model, loader, optimizer=optimizer, steps=steps, step_fn=step_fn, scheduler=schedule,
                    grad_clip=1.0, seed=seed, progress=progress, log_every=max(1, steps // 50),
                    release_memory=short)  # fmt: skip
     finally:
