@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["speechlm.site.keep_executed"]  # keeps executed notebooks in build/executed for the website
+# Keeps executed notebooks in build/executed for the website.
+pytest_plugins = ["speechlm.dev.site.keep_executed"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -42,7 +43,7 @@ _seconds: dict[str, float] = defaultdict(float)
 _outputs: dict[str, list] = defaultdict(list)
 _failed: set[str] = set()
 _started: dict[str, float] = {}
-_watches: dict = {}  # notebook -> speechlm.course_memory.KernelWatch, while its kernel runs
+_watches: dict = {}  # notebook -> speechlm.dev.memory.KernelWatch, while its kernel runs
 _memory: dict[str, dict] = {}  # notebook -> {"peak_mb", "limit_peak_mb"} once its kernel is gone
 _memory_notes: dict[str, str] = {}  # notebook -> what the summary says beyond its peak
 _settings: dict = {}
@@ -55,10 +56,10 @@ def _notebook(nodeid: str) -> str | None:
 
 def pytest_configure(config):
     """Read the memory limit once."""
-    from speechlm import course_memory
+    from speechlm.dev.memory import memory_limit_setting
 
     try:
-        _settings["limit_mb"] = course_memory.memory_limit_setting()
+        _settings["limit_mb"] = memory_limit_setting()
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
 
@@ -67,14 +68,14 @@ def pytest_collection_finish(session):
     """Decide cold or warm once, after collection and before any test can fill the cache; only a run
     that executes notebooks records timings (``pytest tests/site_check.py`` after the suite, on the
     cache it filled, neither records nor checks)."""
-    from speechlm import course
+    from speechlm.dev.timing import RECORD_ENV, timing_mode
 
-    setting = os.environ.get(course.RECORD_ENV)
+    setting = os.environ.get(RECORD_ENV)
     if not setting or not any(_notebook(item.nodeid) for item in session.items):
         _settings["mode"] = None
         return
     try:
-        _settings["mode"] = course.timing_mode(setting)
+        _settings["mode"] = timing_mode(setting)
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
 
@@ -123,12 +124,10 @@ def pytest_runtest_setup(item):
     rel = _notebook(item.nodeid)
     kernel = getattr(item.parent, "kernel", None)
     if rel is not None and rel not in _watches and kernel is not None:
-        from speechlm import course_memory
+        from speechlm.dev.memory import KernelWatch, kernel_pid
 
         name = Path(rel).stem
-        _watches[rel] = course_memory.KernelWatch(
-            course_memory.kernel_pid(kernel.km), name, _settings["limit_mb"]
-        )
+        _watches[rel] = KernelWatch(kernel_pid(kernel.km), name, _settings["limit_mb"])
         _fail_fast_when_the_kernel_dies(kernel, _watches[rel])
     return result
 
@@ -163,7 +162,8 @@ def pytest_terminal_summary(terminalreporter):
     group's peak."""
     if not _memory:
         return
-    from speechlm import course, course_memory
+    from speechlm.dev.course import MEMORY_BUDGET_MB
+    from speechlm.dev.memory import MEMORY_LIMIT_ENV
 
     reporter = terminalreporter
     reporter.section("peak memory of each notebook (PSS of the kernel and its workers)")
@@ -172,13 +172,9 @@ def pytest_terminal_summary(terminalreporter):
             f"memory limit of {_settings['limit_mb']:,} MB not applied: {_settings['limit_skipped']}"
         )
     elif not _settings["limit_mb"]:
-        reporter.line(f"no memory limit: {course_memory.MEMORY_LIMIT_ENV}=0")
+        reporter.line(f"no memory limit: {MEMORY_LIMIT_ENV}=0")
     for rel, memory in sorted(_memory.items()):
-        over = (
-            f" (over the {course.MEMORY_BUDGET_MB:,} MB budget)"
-            if memory["peak_mb"] > course.MEMORY_BUDGET_MB
-            else ""
-        )
+        over = f" (over the {MEMORY_BUDGET_MB:,} MB budget)" if memory["peak_mb"] > MEMORY_BUDGET_MB else ""
         note = f", {_memory_notes[rel]}" if rel in _memory_notes else ""
         took = f" in {_seconds[rel]:,.0f} s" if rel in _seconds else ""
         reporter.line(f"{rel}: {memory['peak_mb']:,.0f} MB{over}{took}{note}")
@@ -187,13 +183,14 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_sessionfinish(session, exitstatus):
     if not _settings.get("mode") or not _seconds:
         return
-    from speechlm import course
+    from speechlm.dev.course import load_course
+    from speechlm.dev.timing import find_headline, record_timing
 
-    c = course.load_course(ROOT)
+    c = load_course(ROOT)
     for rel, seconds in sorted(_seconds.items()):
         if rel not in _failed:
-            headline = course.find_headline(_outputs[rel])
-            course.record_timing(c, rel, seconds, headline, mode=_settings["mode"], **_memory.get(rel, {}))
+            headline = find_headline(_outputs[rel])
+            record_timing(c, rel, seconds, headline, mode=_settings["mode"], **_memory.get(rel, {}))
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ import numpy as np
 import soundfile as sf
 
 from speechlm.corpus.real import split_groups, write_folder
-from speechlm.finetune import normalize_text
+from speechlm.ctc import normalize_text
 
 _NOTE = re.compile(r"\[[^\]]*\]|\([^)]*\)")  # "[+]", "(1 second of silence)"
 _SPOKEN = re.compile(r"[A-Za-z .,;:!?'\"-]+")  # what a prompt may be written with, once notes are gone

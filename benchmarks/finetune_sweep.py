@@ -20,7 +20,7 @@ import time
 import torch
 
 from speechlm import corpus, finetune, pretrained, ssl
-from speechlm.ctc import CharVocab
+from speechlm.ctc import ALPHABET, CharVocab
 from speechlm.pretrained import PretrainedRecipe
 from speechlm.ssl.pretrain import HubertRecipe
 
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
     start = time.time()
     encoder = pretrained.load(recipe, progress=True)
     print("pretrained", pretrained.load_info(recipe), f"{time.time() - start:.0f} s", flush=True)
-    vocab = CharVocab(finetune.ALPHABET)
+    vocab = CharVocab(ALPHABET)
 
     def prepare(split: str, size: int):
         utterances = corpus.load("embedded", split=split, size=size, seed=0, progress=False)

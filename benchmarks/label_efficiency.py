@@ -44,7 +44,7 @@ import torch
 
 from speechlm import corpus, finetune, label_efficiency
 from speechlm import pretrained as pretrained_cache
-from speechlm.ctc import CharVocab
+from speechlm.ctc import ALPHABET, CharVocab
 from speechlm.ssl.pretrain import pretrain_hubert
 
 
@@ -158,7 +158,7 @@ def main(argv=None) -> None:
         encoder, info = pretrain_hubert(audio, pretraining_recipe(args, len(audio)).hubert)
     print(f"pretrained ({info['time_s']:.0f} s): " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
 
-    vocab = CharVocab(finetune.ALPHABET)
+    vocab = CharVocab(ALPHABET)
     labeled = finetune.prepare(pool[: max(args.budgets)], vocab)
     dev_items, test_items = finetune.prepare(dev, vocab), finetune.prepare(test, vocab)
     recipe = label_efficiency.CTCCurveRecipe(

@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from speechlm import corpus, label_efficiency, pretrained, units
-from speechlm.ssl import ENCODER_FRAME_RATE_HZ, HuBERT, SpeechEncoder, encoder_lengths, log_mel_features
+from speechlm.features import ENCODER_FRAME_RATE_HZ, encoder_lengths, log_mel_features
+from speechlm.ssl import HuBERT, SpeechEncoder
 from speechlm.ssl.hubert import LOSS_ON, check_loss_on
 from speechlm.ssl.pretrain import _train
 from speechlm.utils import atomic_path, cache_dir

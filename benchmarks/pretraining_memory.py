@@ -32,7 +32,7 @@ _CHILD = """
 import dataclasses, json, os, sys, threading, time
 import torch
 from speechlm import pretrained
-from speechlm.course_memory import pss_mb
+from speechlm.dev.memory import pss_mb
 from speechlm.ssl import SpeechEncoder, pretrain
 
 steps, short, recompute = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3] == "1"

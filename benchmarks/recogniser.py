@@ -18,7 +18,7 @@ import sys
 import time
 
 from speechlm import corpus, finetune, pretrained
-from speechlm.ctc import CharVocab
+from speechlm.ctc import ALPHABET, CharVocab
 
 DEFAULT = ["800:5e-4", "600:1e-3"]  # the course's recipe version 1, and version 2 (the course's now)
 
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
                 f"expected STEPS:ENCODER_LR such as 600:1e-3, got {arg!r}\n\n{__doc__}"
             ) from None
     recipe = pretrained.ASR_RECIPES["ctc"]
-    vocab = CharVocab(finetune.ALPHABET)
+    vocab = CharVocab(ALPHABET)
     encoder = pretrained.load(recipe.encoder)
     train, dev = pretrained._labelled(recipe, vocab)
     test = finetune.prepare(corpus.load("embedded", split="test", size=120, seed=0, progress=False), vocab)

@@ -32,6 +32,7 @@ __all__ = [
     "to_mono",
 ]
 
+SAMPLE_RATE = 16_000  # the course's sample rate: the corpus, the features and every model
 MIN_SAMPLE_RATE = 4000
 MAX_SAMPLE_RATE = 192000
 # suffix -> (soundfile format, default subtype): what ``save`` writes, and what the folder corpus reads

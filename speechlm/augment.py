@@ -1,4 +1,4 @@
-"""Data augmentation and corruption of speech: noise at an exact SNR, speed and pitch changes.
+"""Data augmentation and corruption of speech: noise at an exact SNR, speed and pitch changes, SpecAugment.
 
 ``add_noise`` mixes white, pink, babble (several talkers at once) or any
 recorded noise into a clip at a signal-to-noise ratio that is exact over the
@@ -8,6 +8,9 @@ windowed-sinc resampler: tempo and pitch change together);
 vocoder stretches time, then ``change_speed`` restores the length). Audio is
 mono float32 at 16 kHz, shape ``(num_samples,)``. Introduced in notebook 14
 (robustness of a voice-command recogniser to noise); notebook 17 uses it too.
+:func:`spec_augment` masks log-mel features instead (frequency bands and time spans, settings in
+:class:`SpecAugment`): the augmentation of CTC fine-tuning (notebook 12) and of the fine-tuned heads
+of notebooks 12 and 14.
 """
 
 from __future__ import annotations
@@ -17,18 +20,42 @@ import functools
 import math
 
 import numpy as np
+import torch
 from scipy.signal import lfilter
 
-from speechlm.audio import AudioError, check_audio, check_sample_rate
-from speechlm.corpus.augment import SNR_RANGE_DB, check_snr_db
+from speechlm.audio import SAMPLE_RATE, AudioError, check_audio, check_sample_rate
 
 __all__ = ["add_noise", "babble", "change_speed", "noise_like", "noisy_utterances", "shift_pitch", "snr_db"]
-__all__ += ["SNR_RANGE_DB"]
+__all__ += ["SNR_RANGE_DB", "SpecAugment", "check_snr_db", "spec_augment"]
 
 NOISE_TYPES = ("white", "pink", "babble")
-# a 1/f ("pink") filter: J. O. Smith's three-pole, three-zero approximation (as in speechlm.corpus.augment)
+# Below -20 dB the noise drowns the speech (100 times its power); above 80 dB it lies under the 16-bit
+# rounding of speech at -20 dB full scale, so it would change nothing.
+SNR_RANGE_DB = (-20.0, 80.0)
+# a 1/f ("pink") filter: J. O. Smith's three-pole, three-zero approximation
 _PINK_B = [0.049922035, -0.095993537, 0.050612699, -0.004408786]
 _PINK_A = [1.0, -2.494956002, 2.017265875, -0.522189400]
+
+
+def check_snr_db(value, name: str = "snr_db") -> float:
+    """``value`` as a float if it is a number of dB in :data:`SNR_RANGE_DB`, else a clear ValueError."""
+    low, high = SNR_RANGE_DB
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(
+            f"{name} must be a number of dB in {low:g}..{high:g}, got {type(value).__name__} {value!r}:"
+            f" pass a number, e.g. {name}=10"
+        )
+    if not math.isfinite(value):
+        raise ValueError(
+            f"{name} must be a finite number of dB in {low:g}..{high:g}, got {value!r}"
+            " (for clean audio add no noise)"
+        )
+    if not low <= value <= high:
+        raise ValueError(
+            f"{name} must be in {low:g}..{high:g} dB, got {value!r}: below {low:g} dB the noise drowns the"
+            f" speech, above {high:g} dB it is quieter than 16-bit rounding (for clean audio add no noise)"
+        )
+    return float(value)
 
 
 def _mono(audio, name: str = "audio") -> np.ndarray:
@@ -108,7 +135,7 @@ def noise_like(num_samples: int, noise="white", rng=None) -> np.ndarray:
 def add_noise(audio, snr_db: float, *, noise="white", rng=None) -> np.ndarray:
     """Mix noise into ``audio`` (shape ``(num_samples,)``) at exactly ``snr_db`` dB over the whole clip.
 
-    SNR = 10 log10(sum(audio^2) / sum(scaled_noise^2)), the noise being
+    SNR = 10 log10(mean(audio^2) / mean(scaled_noise^2)), the noise being
     ``"white"`` (Gaussian), ``"pink"`` (1/f power), ``"babble"`` (see
     :func:`babble`) or an array of recorded noise (tiled and cropped from a
     random start). ``rng``: a ``np.random.Generator``, a seed, or None. ``snr_db``
@@ -117,14 +144,14 @@ def add_noise(audio, snr_db: float, *, noise="white", rng=None) -> np.ndarray:
     """
     x = _mono(audio)
     snr_db = check_snr_db(snr_db)
-    signal_energy = float(np.sum(x**2))
-    if signal_energy == 0.0:
+    power = float(np.mean(x**2))
+    if power == 0.0:
         raise AudioError("audio is silent (every sample is 0): the SNR of silence is undefined")
     n = noise_like(len(x), noise, rng)
-    noise_energy = float(np.sum(n**2))
-    if noise_energy == 0.0:
+    noise_power = float(np.mean(n**2))
+    if noise_power == 0.0:
         raise AudioError("the noise is silent (every sample is 0): pass noise with some energy")
-    n *= math.sqrt(signal_energy / (noise_energy * 10.0 ** (snr_db / 10.0)))
+    n *= np.sqrt(power / (noise_power * 10.0 ** (snr_db / 10.0)))
     return (x + n).astype(np.float32)
 
 
@@ -168,7 +195,7 @@ def _check_factor(factor, name: str) -> float:
     return float(factor)
 
 
-def change_speed(audio, factor: float, sample_rate: int = 16000) -> np.ndarray:
+def change_speed(audio, factor: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Speed perturbation: play ``audio`` ``factor`` times faster (tempo and pitch both scale by it).
 
     ``factor`` 1.1 gives a clip 1/1.1 as long and 10% higher; 0.9 longer and
@@ -223,7 +250,7 @@ def _stretch(x: np.ndarray, rate: float, n_fft: int = 512, hop: int = 128) -> np
     return _istft(magnitude * np.exp(1j * phase), n_fft, hop, window, round(len(x) / rate))
 
 
-def shift_pitch(audio, semitones: float, sample_rate: int = 16000) -> np.ndarray:
+def shift_pitch(audio, semitones: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Shift the pitch by ``semitones`` (12 = one octave up), keeping the duration.
 
     Like ``librosa.effects.pitch_shift``: a phase vocoder stretches the clip
@@ -243,3 +270,46 @@ def shift_pitch(audio, semitones: float, sample_rate: int = 16000) -> np.ndarray
     ratio = 2.0 ** (semitones / 12.0)
     shifted = _resample_sinc(_stretch(x, 1.0 / ratio), ratio)
     return _fix_length(shifted, len(x)).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecAugment:
+    """SpecAugment's masks: ``freq_masks`` bands of up to ``freq_width`` mel channels and
+    ``time_masks`` spans of up to ``time_width`` frames (at most a fifth of the utterance) per utterance."""
+
+    freq_masks: int = 2
+    freq_width: int = 8
+    time_masks: int = 2
+    time_width: int = 10
+
+    def __post_init__(self):
+        for name in ("freq_masks", "freq_width", "time_masks", "time_width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"SpecAugment.{name} must be an integer >= 0, got {value!r}")
+
+
+def spec_augment(
+    mels: torch.Tensor, lengths: torch.Tensor, masks: SpecAugment, generator: torch.Generator
+) -> torch.Tensor:
+    """SpecAugment (Park et al. 2019) without time warping: zero ``masks.freq_masks`` random bands of
+    up to ``freq_width`` mel channels and ``time_masks`` random spans of up to ``time_width`` frames in
+    each utterance of ``mels (batch, time, n_mels)`` (``lengths``: real frames of each). Returns a
+    masked copy (the features are normalised per utterance, so 0 is their mean)."""
+    if mels.ndim != 3 or lengths.shape != mels.shape[:1]:
+        raise ValueError(
+            f"expected mels (batch, time, n_mels) and lengths (batch,), got {tuple(mels.shape)} and "
+            f"{tuple(lengths.shape)}"
+        )
+    out = mels.clone()
+    n_mels = mels.shape[-1]
+    for i, length in enumerate(lengths.tolist()):
+        for _ in range(masks.freq_masks):
+            width = int(torch.randint(0, masks.freq_width + 1, (), generator=generator))
+            start = int(torch.randint(0, max(1, n_mels - width), (), generator=generator))
+            out[i, :, start : start + width] = 0.0
+        for _ in range(masks.time_masks):
+            width = min(int(torch.randint(0, masks.time_width + 1, (), generator=generator)), length // 5)
+            start = int(torch.randint(0, max(1, length - width), (), generator=generator))
+            out[i, start : start + width] = 0.0
+    return out

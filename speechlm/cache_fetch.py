@@ -22,6 +22,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -56,7 +57,10 @@ def _repository() -> str:
             label, _, url = entry.partition(",")
             if label.strip() == "Repository":
                 return url.strip().rstrip("/")
-    from speechlm.course import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
 
     pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
     return tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"].rstrip("/")

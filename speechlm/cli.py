@@ -19,28 +19,28 @@ import sys
 
 
 def _course(args: argparse.Namespace) -> int:
-    from speechlm import course
+    from speechlm.dev import checks, course, headers, timing
 
     c = course.load_course()
     if args.action == "check":
-        problems = course.check_course(c)
+        problems = checks.check_course(c)
         for problem in problems:
             print(problem)
         n = len(c.existing())
         print(f"course check: {n} notebooks, {len(problems)} problem(s)")
         return 1 if problems else 0
     if args.action == "headers":
-        changed = course.write_headers(c)
+        changed = headers.write_headers(c)
         for path in changed:
             print(f"updated {path.relative_to(c.root)}")
         print(f"course headers: {len(changed)} file(s) updated")
         return 0
     if args.action == "time":
-        course.time_notebooks(c, args.only or None)
-        course.write_headers(course.load_course(c.root))
+        timing.time_notebooks(c, args.only or None)
+        headers.write_headers(course.load_course(c.root))
         return 0
     if args.action == "site":
-        from speechlm.site.__main__ import main as site_main
+        from speechlm.dev.site.__main__ import main as site_main
 
         flags = ["--allow-missing"] * args.allow_missing + ["--open"] * args.open
         return site_main(["build", *flags])

@@ -20,13 +20,23 @@ equals ``torch.nn.functional.ctc_loss``.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CTCHead", "CharVocab", "ctc_forward_loss", "ctc_forward_variables", "ctc_greedy_decode"]
+__all__ = [
+    "ALPHABET",
+    "CTCHead",
+    "CharVocab",
+    "ctc_forward_loss",
+    "ctc_forward_variables",
+    "ctc_greedy_decode",
+]
+__all__ += ["normalize_text"]
 
 # A finite stand-in for log(0): logsumexp over only -inf gives NaN gradients, this does not.
 _LOG_ZERO = -1e30
@@ -157,6 +167,17 @@ def ctc_greedy_decode(
         path = torch.unique_consecutive(path[: int(length)])
         decoded.append([int(c) for c in path if c != blank])
     return decoded
+
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz' "  # the course recogniser's characters (CharVocab(ALPHABET))
+
+
+def normalize_text(text: str) -> str:
+    """Lower case, accents dropped (``"café"`` becomes ``"cafe"``, for transcripts of real corpora),
+    other characters outside :data:`ALPHABET` become spaces, runs of spaces collapse."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^a-z' ]+", " ", letters).split())
 
 
 class CharVocab:

@@ -17,8 +17,6 @@ comparison is fair:
 from __future__ import annotations
 
 import copy
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,16 +25,16 @@ import torch
 from torch import nn
 
 from speechlm import metrics
+from speechlm.augment import SpecAugment, spec_augment
 from speechlm.batching import pad_sequences, shuffled_batches
-from speechlm.ctc import CharVocab, CTCHead, ctc_greedy_decode
+from speechlm.ctc import CharVocab, CTCHead, ctc_greedy_decode, normalize_text
+from speechlm.features import log_mel_features
 from speechlm.optim import scheduler
 from speechlm.ssl.encoder import SpeechEncoder
-from speechlm.ssl.features import log_mel_features
 from speechlm.train import fit, release_free_memory
 from speechlm.workers import memory_is_short
 
 __all__ = [
-    "ALPHABET",
     "ASRItem",
     "CTCModel",
     "FinetuneConfig",
@@ -44,21 +42,9 @@ __all__ = [
     "LayerMixCTCHead",
     "evaluate_asr",
     "finetune_ctc",
-    "normalize_text",
     "prepare",
-    "spec_augment",
     "transcribe",
 ]
-
-ALPHABET = "abcdefghijklmnopqrstuvwxyz' "
-
-
-def normalize_text(text: str) -> str:
-    """Lower case, accents dropped (``"café"`` becomes ``"cafe"``, for transcripts of real corpora),
-    other characters outside :data:`ALPHABET` become spaces, runs of spaces collapse."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^a-z' ]+", " ", letters).split())
 
 
 @dataclass
@@ -193,26 +179,11 @@ class FinetuneConfig:
     eval_every: int = 100
     seed: int = 0
 
-
-def spec_augment(
-    mels: torch.Tensor, lengths: torch.Tensor, config: FinetuneConfig, generator: torch.Generator
-) -> torch.Tensor:
-    """SpecAugment (Park et al. 2019) without time warping: zero ``config.freq_masks`` random bands of
-    up to ``freq_width`` mel channels and ``time_masks`` random spans of up to ``time_width`` frames in
-    each utterance of ``mels (batch, time, n_mels)``. Returns a masked copy (the features are
-    normalised per utterance, so 0 is their mean)."""
-    out = mels.clone()
-    n_mels = mels.shape[-1]
-    for i, length in enumerate(lengths.tolist()):
-        for _ in range(config.freq_masks):
-            width = int(torch.randint(0, config.freq_width + 1, (), generator=generator))
-            start = int(torch.randint(0, max(1, n_mels - width), (), generator=generator))
-            out[i, :, start : start + width] = 0.0
-        for _ in range(config.time_masks):
-            width = min(int(torch.randint(0, config.time_width + 1, (), generator=generator)), length // 5)
-            start = int(torch.randint(0, max(1, length - width), (), generator=generator))
-            out[i, start : start + width] = 0.0
-    return out
+    @property
+    def masks(self) -> SpecAugment:
+        """The SpecAugment settings among these (kept here, flat, because they are part of the
+        recogniser's recipe and so of its cache key)."""
+        return SpecAugment(self.freq_masks, self.freq_width, self.time_masks, self.time_width)
 
 
 def _collate(items: Sequence[ASRItem]):
@@ -285,7 +256,12 @@ def finetune_ctc(
     def batches():
         for batch in order:
             mels, mel_lengths, targets, target_lengths = _collate([train_items[i] for i in batch])
-            yield spec_augment(mels, mel_lengths, config, generator), mel_lengths, targets, target_lengths
+            yield (
+                spec_augment(mels, mel_lengths, config.masks, generator),
+                mel_lengths,
+                targets,
+                target_lengths,
+            )
 
     def before_step(step: int) -> None:
         model.frozen = step <= config.freeze_steps  # the encoder learns from step freeze_steps + 1

@@ -42,21 +42,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechlm import cache_fetch
+from speechlm.augment import SpecAugment, spec_augment
 from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences, random_batches
-from speechlm.ctc import CharVocab
+from speechlm.ctc import ALPHABET, CharVocab
+from speechlm.features import log_mel_features
 from speechlm.finetune import (
-    ALPHABET,
     ASRItem,
     FinetuneConfig,
     LayerMix,
     evaluate_asr,
     finetune_ctc,
     prepare,
-    spec_augment,
 )
 from speechlm.optim import scheduler, tenth
 from speechlm.ssl.encoder import SpeechEncoder
-from speechlm.ssl.features import log_mel_features
 from speechlm.train import fit
 from speechlm.utils import atomic_write_text, cache_dir, find_cached
 from speechlm.workers import default_workers, run_jobs
@@ -353,7 +352,7 @@ def _shots_job(job: dict) -> dict:
         ],
         weight_decay=0.01,
     )
-    augment = FinetuneConfig(time_width=5)  # SpecAugment masks scaled to word-length utterances
+    augment = SpecAugment(time_width=5)  # masks scaled to word-length utterances
     generator = torch.Generator().manual_seed(recipe.seed + job["draw"])
     mels, labels = job["train_mels"], torch.as_tensor(job["train_labels"])
 

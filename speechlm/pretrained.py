@@ -31,10 +31,10 @@ import numpy as np
 import torch
 
 from speechlm import cache_fetch
-from speechlm.ctc import CharVocab
-from speechlm.finetune import ALPHABET, CTCModel, FinetuneConfig, finetune_ctc, prepare, transcribe
+from speechlm.ctc import ALPHABET, CharVocab
+from speechlm.features import SAMPLE_RATE, log_mel_features
+from speechlm.finetune import CTCModel, FinetuneConfig, finetune_ctc, prepare, transcribe
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
-from speechlm.ssl.features import SAMPLE_RATE, log_mel_features
 from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert, pretrain_wav2vec2
 from speechlm.utils import CacheWarning, atomic_path, cache_dir, find_cached
 from speechlm.workers import release_memory
@@ -261,7 +261,7 @@ ASR_RECIPES["ctc"] = ASRRecipe(
 
 class ASR:
     """A speech recogniser: ``transcribe(audios)`` gives greedy CTC transcripts, lower-case letters,
-    apostrophes and single spaces (:data:`speechlm.finetune.ALPHABET`).
+    apostrophes and single spaces (:data:`speechlm.ctc.ALPHABET`).
 
     ``model`` is the :class:`~speechlm.finetune.CTCModel` (eval mode), ``vocab`` its
     :class:`~speechlm.ctc.CharVocab`, ``info`` what fine-tuning measured (``"dev_cer"``, ``"time_s"``).

@@ -34,6 +34,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from speechlm.attention import MultiHeadAttention
+from speechlm.audio import SAMPLE_RATE
 from speechlm.batching import lengths_to_mask, pad_sequences, shuffled_batches
 from speechlm.optim import scheduler, tenth
 from speechlm.text import CharTokenizer
@@ -508,7 +509,7 @@ def translate(
 def speech_features(
     encoder: nn.Module,
     audios: Sequence[np.ndarray],
-    sample_rate: int = 16_000,
+    sample_rate: int = SAMPLE_RATE,
     layer: int | None = None,
     batch_size: int = 16,
     progress: bool = True,
@@ -516,7 +517,7 @@ def speech_features(
     """Frames of a (frozen) :class:`~speechlm.ssl.SpeechEncoder` for each audio: ``(frames, d_model)`` at
     50 frames/s, the final output (``layer=None``) or ``EncoderOutput.layers[layer]`` (0 is the
     Transformer's input). The memory of end-to-end speech translation in notebook 16."""
-    from speechlm.ssl.features import log_mel_features
+    from speechlm.features import log_mel_features
 
     if not audios:
         raise ValueError("speech_features needs at least one audio")

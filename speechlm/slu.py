@@ -25,11 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from speechlm.augment import SpecAugment, spec_augment
 from speechlm.batching import lengths_to_mask, pad_sequences, shuffled_batches
-from speechlm.finetune import FinetuneConfig, spec_augment
+from speechlm.features import SAMPLE_RATE, encoder_lengths, log_mel_features
 from speechlm.optim import scheduler
 from speechlm.ssl.encoder import SpeechEncoder
-from speechlm.ssl.features import SAMPLE_RATE, encoder_lengths, log_mel_features
 from speechlm.train import fit, release_free_memory
 from speechlm.workers import memory_is_short
 
@@ -286,7 +286,7 @@ def train_slu(
     if end_to_end:
         groups.append({"params": model.encoder.parameters(), "lr": config.lr_encoder})
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-    masking = FinetuneConfig(seed=config.seed)
+    masking = SpecAugment()
     generator = torch.Generator().manual_seed(config.seed)
     order = shuffled_batches(len(train_items), config.batch_size, np.random.default_rng(config.seed))
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechlm import metrics
+from speechlm.audio import SAMPLE_RATE
 from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences, random_batches
 from speechlm.optim import scheduler
 from speechlm.ssl.encoder import SpeechEncoder
@@ -54,7 +55,7 @@ def speech_features(
     """Every layer of a frozen ``encoder`` for each utterance, in eval mode.
 
     ``mels``: ``(mel_frames, n_mels)`` log-mel tensors
-    (:func:`speechlm.ssl.log_mel_features`). Returns one float32 tensor per
+    (:func:`speechlm.features.log_mel_features`). Returns one float32 tensor per
     utterance, ``(frames, num_layers + 1, d_model)`` at 50 frames/s: the
     Transformer's input (layer 0) and each block's output, as
     :attr:`~speechlm.ssl.EncoderOutput.layers`. With ``mean_pool=True`` each
@@ -269,7 +270,7 @@ class Cascade:
         self.asr = asr
         self.text_classifier = text_classifier
 
-    def transcribe(self, audios: Sequence[np.ndarray], sample_rate: int = 16000) -> list[str]:
+    def transcribe(self, audios: Sequence[np.ndarray], sample_rate: int = SAMPLE_RATE) -> list[str]:
         """The recogniser's transcripts of ``audios`` (each ``(samples,)`` float32 at ``sample_rate`` Hz)."""
         if len(audios) == 0:
             raise ValueError("no audio to transcribe")
@@ -282,7 +283,9 @@ class Cascade:
             raise ValueError(f"text_classifier returned shape {preds.shape} for {len(transcripts)} texts")
         return preds
 
-    def predict(self, audios: Sequence[np.ndarray], sample_rate: int = 16000) -> tuple[np.ndarray, list[str]]:
+    def predict(
+        self, audios: Sequence[np.ndarray], sample_rate: int = SAMPLE_RATE
+    ) -> tuple[np.ndarray, list[str]]:
         """Classes ``(len(audios),)`` and the transcripts they were read from."""
         transcripts = self.transcribe(audios, sample_rate)
         return self.classify(transcripts), transcripts

@@ -4,7 +4,7 @@
 
 Not collected by a plain ``pytest`` (its name does not start with ``test_``):
 the site exists only after the suite has executed the notebooks and
-``python -m speechlm.site build`` has built it. Screenshots go to
+``python -m speechlm.dev.site build`` has built it. Screenshots go to
 ``build/site-artifacts/``; ``SPEECHLM_SITE`` points at another built site.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from speechlm.site import browser as site_browser
-from speechlm.site import check
+from speechlm.dev.site import browser as site_browser
+from speechlm.dev.site import check
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("SPEECHLM_SITE", ROOT / "build" / "site"))
@@ -29,7 +29,8 @@ SCREENSHOTS = {
 
 if not (SITE / "index.html").exists():
     pytest.skip(
-        f"no site at {SITE}: build it with `.venv/bin/python -m speechlm.site build`", allow_module_level=True
+        f"no site at {SITE}: build it with `.venv/bin/python -m speechlm.dev.site build`",
+        allow_module_level=True,
     )
 
 PAGES = [p.relative_to(SITE).as_posix() for p in check.pages(SITE)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from speechlm import course_cache
-from speechlm.course import tomllib
+from speechlm.dev.course import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"

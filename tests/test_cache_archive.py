@@ -23,7 +23,7 @@ from speechlm import cache_fetch, corpus, course_cache, label_efficiency, pretra
 from speechlm.cache_archive import ASSET, MANIFEST, CacheArchiveError, pack, verify
 from speechlm.cache_fetch import default_url, fetch, fetch_enabled, fetch_if_enabled, try_fetch
 from speechlm.cli import main
-from speechlm.course import tomllib
+from speechlm.dev.course import tomllib
 from speechlm.utils import atomic_write_bytes, find_cached
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speechlm import corpus
+from speechlm import augment, corpus
 from speechlm.corpus import cache, embedded, espeak, grammar, lexicon, voices
 from speechlm.corpus.phones import ESPEAK_TO_PHONE, MODIFIERS, PHONES
 from speechlm.utils import CacheWarning, cache_dir
@@ -213,7 +213,7 @@ def test_add_noise_hits_the_requested_snr_for_white_and_pink():
     rng = np.random.default_rng(0)
     x = np.sin(np.linspace(0, 300, 16000)).astype(np.float32) * 0.3
     for color in ("white", "pink"):
-        y = corpus.augment.add_noise(x, 5.0, rng, color=color)
+        y = augment.add_noise(x, 5.0, noise=color, rng=rng)
         snr = 10 * np.log10(np.mean(x.astype(np.float64) ** 2) / np.mean((y - x) ** 2.0))
         assert snr == pytest.approx(5.0, abs=0.05)
 

@@ -12,8 +12,8 @@ import nbformat
 import pytest
 import tomllib
 
-from speechlm import course
 from speechlm.cli import main
+from speechlm.dev import checks, course, headers, timing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_repository_follows_its_conventions():
     c = course.load_course(ROOT)
     assert c.existing(), "no notebook exists yet"
-    assert course.check_course(c) == []
+    assert checks.check_course(c) == []
 
 
 def test_cli_check_succeeds_on_the_repository(capsys, monkeypatch):
@@ -39,16 +39,16 @@ def _toy_course(tmp_path: Path) -> Path:
         '[[notebook]]\nfile = "01_toy_topic.ipynb"\ntitle = "Toy"\npart = "I"\ntopic = "toys"\n'
         'summary = "A toy."\nobjectives = ["play"]\nprerequisites = ["00"]\n'
     )
-    readme = f"# Toy\n\n{course.MAP_START}\n{course.MAP_END}\n"
+    readme = f"# Toy\n\n{headers.MAP_START}\n{headers.MAP_END}\n"
     (tmp_path / "README.md").write_text(readme)
     for rel in ("notebooks/01_toy_topic.ipynb", "solutions/01_toy_topic_solutions.ipynb"):
         nb = nbformat.v4.new_notebook()
-        setup = nbformat.v4.new_code_cell(f"{course.IMPORTS_MARKER}\nimport numpy as np")
+        setup = nbformat.v4.new_code_cell(f"{headers.IMPORTS_MARKER}\nimport numpy as np")
         setup.metadata["tags"] = ["setup"]
         nb.cells = [setup, nbformat.v4.new_code_cell("x = np.arange(3)\nx.sum()")]
         nbformat.write(nb, tmp_path / rel)
     c = course.load_course(tmp_path)
-    course.write_headers(c)
+    headers.write_headers(c)
     return tmp_path
 
 
@@ -61,8 +61,8 @@ def _edit(path: Path, edit) -> None:
 def test_headers_make_a_toy_course_conform_and_are_idempotent(tmp_path):
     root = _toy_course(tmp_path)
     c = course.load_course(root)
-    assert course.check_course(c) == []
-    assert course.write_headers(c) == []
+    assert checks.check_course(c) == []
+    assert headers.write_headers(c) == []
     nb = nbformat.read(root / "notebooks" / "01_toy_topic.ipynb", as_version=4)
     assert nb.cells[0].source.startswith("# 01 · Toy")
     assert (
@@ -70,7 +70,7 @@ def test_headers_make_a_toy_course_conform_and_are_idempotent(tmp_path):
         in (nb.cells[0].source)
     )
     setup = nb.cells[1].source
-    assert setup.startswith(course.setup_preamble(c.install_source()))
+    assert setup.startswith(headers.setup_preamble(c.install_source()))
     assert setup.rstrip().endswith("import numpy as np")
     assert "01_toy_topic" in (root / "README.md").read_text()
 
@@ -110,7 +110,7 @@ def test_check_catches_a_broken_notebook(tmp_path, breakage):
     root = _toy_course(tmp_path)
     edit, message = BREAKAGES[breakage]
     _edit(root / "notebooks" / "01_toy_topic.ipynb", edit)
-    problems = course.check_course(course.load_course(root))
+    problems = checks.check_course(course.load_course(root))
     assert any(message in p for p in problems), problems
 
 
@@ -120,15 +120,15 @@ def test_check_catches_bad_names_sizes_missing_metadata_and_stale_readme(tmp_pat
     shutil.copy(good, root / "notebooks" / "Toy-Topic.ipynb")
     shutil.copy(good, root / "notebooks" / "02_unlisted.ipynb")
     shutil.copy(good, root / "stray.ipynb")
-    (root / "README.md").write_text(f"# Toy\n\n{course.MAP_START}\nold\n{course.MAP_END}\n")
-    problems = course.check_course(course.load_course(root))
+    (root / "README.md").write_text(f"# Toy\n\n{headers.MAP_START}\nold\n{headers.MAP_END}\n")
+    problems = checks.check_course(course.load_course(root))
     joined = "\n".join(problems)
     assert "Toy-Topic.ipynb: the name must look like NN_snake_case.ipynb" in joined
     assert "02_unlisted.ipynb: notebook 02 has no entry" in joined
     assert "stray.ipynb: notebooks belong in notebooks/" in joined
     assert "course map is stale" in joined
-    monkeypatch.setattr(course, "MAX_NOTEBOOK_BYTES", 100)
-    assert any("over the 100-byte limit" in p for p in course.check_course(course.load_course(root)))
+    monkeypatch.setattr(checks, "MAX_NOTEBOOK_BYTES", 100)
+    assert any("over the 100-byte limit" in p for p in checks.check_course(course.load_course(root)))
 
 
 def test_cli_check_fails_on_a_broken_course(tmp_path, monkeypatch, capsys):
@@ -152,7 +152,7 @@ def test_time_records_wall_time_peak_memory_and_headline(tmp_path, monkeypatch):
         ),
     )
     monkeypatch.setenv("SPEECHLM_INSTALL_SOURCE", str(ROOT))
-    timings = course.time_notebooks(course.load_course(root), mode="cold")
+    timings = timing.time_notebooks(course.load_course(root), mode="cold")
     entry, solutions = (
         timings["notebooks/01_toy_topic.ipynb"],
         timings["solutions/01_toy_topic_solutions.ipynb"],
@@ -162,7 +162,7 @@ def test_time_records_wall_time_peak_memory_and_headline(tmp_path, monkeypatch):
     assert 20 < solutions["cold_peak_mb"] < course.MEMORY_BUDGET_MB
     assert 170 < entry["cold_peak_mb"] - solutions["cold_peak_mb"] < 260, (entry, solutions)
     assert json.loads((root / "notebooks" / "timings.json").read_text()) == timings
-    course.write_headers(course.load_course(root))
+    headers.write_headers(course.load_course(root))
     assert (
         f"| {entry['cold_s']:.0f} s cold | {entry['cold_peak_mb']:,} MB | sum 3 |"
         in (root / "README.md").read_text()
@@ -174,12 +174,12 @@ def test_cold_and_warm_runs_are_kept_apart_and_the_map_shows_both_with_peak_memo
     toml = root / "notebooks" / "course.toml"
     toml.write_text(toml.read_text() + 'cold = "pretrains the toy encoder"\n')
     c = course.load_course(root)
-    course.record_timing(
+    timing.record_timing(
         c, "notebooks/01_toy_topic.ipynb", 130.0, "cold headline", mode="cold", peak_mb=1400.4
     )
-    course.record_timing(c, "notebooks/01_toy_topic.ipynb", 12.0, "warm headline", mode="warm", peak_mb=900)
-    course.record_timing(c, "solutions/01_toy_topic_solutions.ipynb", 4.0, None, mode="warm", peak_mb=700)
-    course.record_timing(c, "solutions/01_toy_topic_solutions.ipynb", 5.0, None, mode="cold", peak_mb=710)
+    timing.record_timing(c, "notebooks/01_toy_topic.ipynb", 12.0, "warm headline", mode="warm", peak_mb=900)
+    timing.record_timing(c, "solutions/01_toy_topic_solutions.ipynb", 4.0, None, mode="warm", peak_mb=700)
+    timing.record_timing(c, "solutions/01_toy_topic_solutions.ipynb", 5.0, None, mode="cold", peak_mb=710)
     c = course.load_course(root)
     assert c.timings["notebooks/01_toy_topic.ipynb"] == {
         "cold_s": 130.0,
@@ -188,19 +188,19 @@ def test_cold_and_warm_runs_are_kept_apart_and_the_map_shows_both_with_peak_memo
         "warm_peak_mb": 900,
         "headline": "warm headline",
     }
-    table = course.course_map_markdown(c)
+    table = headers.course_map_markdown(c)
     assert "| 12 s warm, 2.2 min cold: pretrains the toy encoder | 1,400 MB | warm headline |" in table
     assert "Total measured CPU time of the notebooks: 12 s warm, 2.2 min cold (from an empty cache)." in table
     assert "Highest peak memory: 1,400 MB (notebook 01; budget 1,536 MB" in table
     meta = c.meta_for("01")
-    header = course.header_markdown(c, meta)
+    header = headers.header_markdown(c, meta)
     assert "**Run time:** 12 s warm, 2.2 min cold: pretrains the toy encoder (measured" in header
     assert header.endswith("**Peak memory:** 1,400 MB (kernel and workers).")
-    solutions = course.header_markdown(c, meta, solutions=True)
+    solutions = headers.header_markdown(c, meta, solutions=True)
     assert "**Run time:** 4 s (measured" in solutions  # cold is 1 s slower: not worth showing
     assert solutions.endswith("**Peak memory:** 710 MB (kernel and workers).")
-    course.write_headers(c)
-    assert course.check_course(c) == []
+    headers.write_headers(c)
+    assert checks.check_course(c) == []
 
 
 def test_records_made_before_cold_and_warm_were_told_apart_read_as_warm(tmp_path):
@@ -210,18 +210,18 @@ def test_records_made_before_cold_and_warm_were_told_apart_read_as_warm(tmp_path
     c = course.load_course(root)
     assert c.timings[rel] == {"warm_s": 7.6, "headline": "h"}
     assert "**Run time:** 8 s (measured on a 2-core CPU by `python -m speechlm course time`)." in (
-        course.header_markdown(c, c.meta_for("01"))
+        headers.header_markdown(c, c.meta_for("01"))
     )
 
 
 def test_check_fails_when_a_recorded_peak_is_over_the_memory_budget(tmp_path, monkeypatch, capsys):
     root = _toy_course(tmp_path)
     c = course.load_course(root)
-    course.record_timing(c, "solutions/01_toy_topic_solutions.ipynb", 9.0, None, mode="cold", peak_mb=1536)
-    course.record_timing(c, "notebooks/01_toy_topic.ipynb", 9.0, None, mode="warm", peak_mb=1200)
-    course.record_timing(c, "notebooks/01_toy_topic.ipynb", 60.0, None, mode="cold", peak_mb=2750)
-    course.write_headers(course.load_course(root))
-    problems = course.check_course(course.load_course(root))
+    timing.record_timing(c, "solutions/01_toy_topic_solutions.ipynb", 9.0, None, mode="cold", peak_mb=1536)
+    timing.record_timing(c, "notebooks/01_toy_topic.ipynb", 9.0, None, mode="warm", peak_mb=1200)
+    timing.record_timing(c, "notebooks/01_toy_topic.ipynb", 60.0, None, mode="cold", peak_mb=2750)
+    headers.write_headers(course.load_course(root))
+    problems = checks.check_course(course.load_course(root))
     assert problems == [
         "notebooks/01_toy_topic.ipynb: peak memory 2,750 MB is over the 1,536 MB budget (Binder's 2 GB "
         "minus the Jupyter server); stream batches, use smaller dtypes or one worker, free what a cell no "
@@ -257,10 +257,10 @@ def test_timing_mode_follows_the_setting_and_refuses_what_contradicts_the_cache(
         (tmp_path / "shared").mkdir()
         monkeypatch.setenv("SPEECHLM_SHARED_CACHE", str(tmp_path / "shared"))
     if expected in ("cold", "warm"):
-        assert course.timing_mode(setting) == expected
+        assert timing.timing_mode(setting) == expected
     else:
         with pytest.raises(ValueError) as error:
-            course.timing_mode(setting)
+            timing.timing_mode(setting)
         assert expected in str(error.value)
         if setting != "hot":
             assert str(tmp_path / "cache") in str(error.value)

@@ -22,8 +22,8 @@ import torch
 import yaml
 
 from speechlm.cli import main
+from speechlm.features import encoder_lengths, mfcc_features
 from speechlm.runner import CHECKPOINT, LOG, PREVIOUS, ConfigError, load_config, loop
-from speechlm.ssl import encoder_lengths, mfcc_features
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {

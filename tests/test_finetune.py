@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from speechlm import finetune, ssl, train, workers
+from speechlm.augment import SpecAugment, spec_augment
 from speechlm.batching import pad_sequences
-from speechlm.ctc import CharVocab
+from speechlm.ctc import ALPHABET, CharVocab, normalize_text
 
 SMALL = ssl.EncoderConfig(
     d_model=32, num_layers=1, num_heads=2, d_ff=64, pos_conv_kernel=7, pos_conv_groups=4
@@ -36,26 +37,31 @@ def _tone_utterances():
 
 
 def test_normalize_text():
-    assert finetune.normalize_text("  Turn ON the lights, 2 times! ") == "turn on the lights times"
-    assert finetune.normalize_text("don't") == "don't"
-    assert finetune.normalize_text("Één café, Zoë; naïef") == "een cafe zoe naief"
-    assert finetune.normalize_text("Ça\u0301 ß") == "ca"  # combining accent dropped; ß is not a-z
+    assert normalize_text("  Turn ON the lights, 2 times! ") == "turn on the lights times"
+    assert normalize_text("don't") == "don't"
+    assert normalize_text("Één café, Zoë; naïef") == "een cafe zoe naief"
+    assert normalize_text("Ça\u0301 ß") == "ca"  # combining accent dropped; ß is not a-z
 
 
 def test_prepare_and_spec_augment():
-    vocab = CharVocab(finetune.ALPHABET)
+    vocab = CharVocab(ALPHABET)
     items = finetune.prepare(_tone_utterances()[:2], vocab)
     assert items[0].text == items[0].text.lower() and items[0].mels.shape[1] == 80
     assert vocab.decode(items[0].targets.tolist()) == items[0].text
     mels = torch.randn(2, 100, 80)
     config = finetune.FinetuneConfig(freq_masks=1, freq_width=8, time_masks=1, time_width=10)
-    out = finetune.spec_augment(mels, torch.tensor([100, 60]), config, torch.Generator().manual_seed(0))
+    assert config.masks == SpecAugment(freq_masks=1, freq_width=8, time_masks=1, time_width=10)
+    out = spec_augment(mels, torch.tensor([100, 60]), config.masks, torch.Generator().manual_seed(0))
     zeroed = (out == 0).float().mean().item()
     assert 0.0 < zeroed < (8 / 80 + 10 / 100) + 1e-6
     assert torch.equal(mels[out != 0], out[out != 0])  # nothing else changed
     with pytest.raises(ValueError, match="no transcript"):
         silent = SimpleNamespace(audio=np.zeros(1600, np.float32), sample_rate=16000, text="42", id="x")
         finetune.prepare([silent], vocab)
+    with pytest.raises(ValueError, match=r"SpecAugment\.time_width must be an integer >= 0, got -1"):
+        SpecAugment(time_width=-1)
+    with pytest.raises(ValueError, match=r"expected mels \(batch, time, n_mels\)"):
+        spec_augment(mels[0], torch.tensor([100]), SpecAugment(), torch.Generator())
 
 
 def test_finetuning_learns_a_two_word_task_and_keeps_the_best_checkpoint():

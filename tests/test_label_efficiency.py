@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from speechlm import finetune, label_efficiency, ssl
-from speechlm.ctc import CharVocab
-from speechlm.ssl.features import log_mel_features
+from speechlm import features, finetune, label_efficiency, ssl
+from speechlm.ctc import ALPHABET, CharVocab, normalize_text
+from speechlm.features import log_mel_features
 
 SMALL = ssl.EncoderConfig(
     d_model=32, num_layers=1, num_heads=2, d_ff=64, pos_conv_kernel=7, pos_conv_groups=4
@@ -39,7 +39,7 @@ def _ctc_items(n: int = 20):
             [gap] + [np.concatenate([_tone(300 if c == "a" else 2500, 3200, rng), gap]) for c in text]
         )
         utts.append(SimpleNamespace(audio=audio, sample_rate=16_000, text=text, id=""))
-    return finetune.prepare(utts, CharVocab(finetune.ALPHABET))
+    return finetune.prepare(utts, CharVocab(ALPHABET))
 
 
 def test_label_ratio_interpolates_the_scratch_curve_in_log_budget():
@@ -303,7 +303,7 @@ def test_fillets_corpus_writes_a_level_split_folder_corpus(tmp_path, benchmark_m
     test = splits["test"]
     assert {u.speaker for u in test} == {"small-fish", "big-fish"} and test[0].sample_rate == 16_000
     assert sorted({u.text for u in test}) == ["Wat?", 'Zoë zegt "hoi".']
-    assert finetune.normalize_text('Zoë zegt "hoi".') == "zoe zegt hoi"
+    assert normalize_text('Zoë zegt "hoi".') == "zoe zegt hoi"
     assert not (tmp_path / "fillets-nl.partial").exists()
     with pytest.raises(SystemExit, match="exists"):
         module.main([str(data), str(out)])
@@ -420,7 +420,7 @@ def test_oracle_targets_give_every_encoder_frame_its_phone(benchmark_module):
     ]
     targets, inventory = module.phone_targets(utts, mels)
     assert inventory == ["a", "h", "sil", "z"]
-    lengths = [int(ssl.encoder_lengths(torch.tensor(len(m)))) for m in mels]
+    lengths = [int(features.encoder_lengths(torch.tensor(len(m)))) for m in mels]
     assert [len(t) for t in targets] == lengths and all(t.dtype == np.int64 for t in targets)
     first = np.array(inventory)[targets[0]]
     assert (first[:5] == "sil").all() and (first[5:15] == "h").all() and (first[15:30] == "a").all()

@@ -15,7 +15,7 @@ import torch
 from test_label_efficiency import SMALL, _tone
 
 from speechlm import label_efficiency, ssl, workers
-from speechlm.ssl.features import log_mel_features
+from speechlm.features import log_mel_features
 
 CGROUP_V1 = Path("/sys/fs/cgroup/memory")
 

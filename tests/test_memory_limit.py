@@ -1,6 +1,6 @@
 """Binder's 2 GB, emulated: a memory cgroup kills what needs more, and peak memory is measured.
 
-The mechanism of ``speechlm.course`` (:class:`MemoryGroup`, :class:`KernelWatch`) and of the
+The mechanism of ``speechlm.dev.memory`` (:class:`MemoryGroup`, :class:`KernelWatch`) and of the
 repository's ``conftest.py`` (every notebook kernel nbval starts runs inside a limit). Tests that
 need a writable cgroup memory controller (root on Linux) skip, saying why, where there is none.
 """
@@ -19,18 +19,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from speechlm import course_memory
+from speechlm.dev import memory as dev_memory
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOCATE = "import sys, time; sys.stdin.readline(); block = b'\\x01' * ({mb} * 2**20); time.sleep({hold})"
 
 
-def _group_or_skip(limit_mb: int) -> course_memory.MemoryGroup:
+def _group_or_skip(limit_mb: int) -> dev_memory.MemoryGroup:
     try:
-        return course_memory.MemoryGroup.create(
-            f"speechlm-test-{os.getpid()}-{time.monotonic_ns()}", limit_mb
-        )
-    except course_memory.MemoryLimitUnavailable as error:
+        return dev_memory.MemoryGroup.create(f"speechlm-test-{os.getpid()}-{time.monotonic_ns()}", limit_mb)
+    except dev_memory.MemoryLimitUnavailable as error:
         pytest.skip(f"no memory cgroup can be made here: {error}")
 
 
@@ -72,7 +70,7 @@ def test_a_watch_samples_the_peak_of_a_process_and_the_children_it_forks_later()
         """
     )
     process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, text=True)
-    watch = course_memory.KernelWatch(process.pid, "probe", limit_mb=0, interval_s=0.2)
+    watch = dev_memory.KernelWatch(process.pid, "probe", limit_mb=0, interval_s=0.2)
     time.sleep(0.5)
     before = watch.peak_mb
     process.communicate("go\n", timeout=60)
@@ -85,7 +83,7 @@ def test_a_watch_samples_the_peak_of_a_process_and_the_children_it_forks_later()
 def test_a_watch_inside_a_limit_reports_the_oom_kill_and_removes_its_group():
     process = _start_allocator(300, hold_s=5)
     try:
-        watch = course_memory.KernelWatch(process.pid, "probe", limit_mb=100)
+        watch = dev_memory.KernelWatch(process.pid, "probe", limit_mb=100)
         if watch.group is None:
             pytest.skip(f"no memory cgroup can be made here: {watch.limit_skipped}")
         process.communicate("go\n", timeout=60)
@@ -113,17 +111,17 @@ def _no_memory_controller(monkeypatch, tmp_path):
         f"cgroup2 {tmp_path / 'cgroup2'} cgroup2 rw,relatime 0 0\n"
         f"cgroup {tmp_path} cgroup rw,relatime,cpu,cpuacct 0 0\nproc /proc proc rw 0 0\n"
     )
-    monkeypatch.setattr(course_memory, "MOUNTS", mounts)
+    monkeypatch.setattr(dev_memory, "MOUNTS", mounts)
     return "no cgroup memory controller is mounted (see /proc/mounts)"
 
 
 @pytest.mark.parametrize("fault", [_not_linux, _no_memory_controller], ids=lambda f: f.__name__[1:])
 def test_no_group_where_cgroups_cannot_be_made_says_why(fault, monkeypatch, tmp_path):
     reason = fault(monkeypatch, tmp_path)
-    with pytest.raises(course_memory.MemoryLimitUnavailable) as error:
-        course_memory.MemoryGroup.create("speechlm-test", 100)
+    with pytest.raises(dev_memory.MemoryLimitUnavailable) as error:
+        dev_memory.MemoryGroup.create("speechlm-test", 100)
     assert str(error.value) == reason
-    watch = course_memory.KernelWatch(os.getpid(), "probe", limit_mb=100)
+    watch = dev_memory.KernelWatch(os.getpid(), "probe", limit_mb=100)
     assert watch.finish()["peak_mb"] > 0  # still measured, without a limit
     assert watch.group is None and watch.limit_skipped == reason
 
@@ -132,13 +130,13 @@ def test_no_group_without_root_says_it_needs_root():
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to run the check as an unprivileged user")
     try:
-        course_memory._memory_controller()
-    except course_memory.MemoryLimitUnavailable as error:
+        dev_memory._memory_controller()
+    except dev_memory.MemoryLimitUnavailable as error:
         pytest.skip(f"no memory cgroup controller here: {error}")
     code = (
-        "from speechlm import course_memory\n"
-        "try:\n    course_memory.MemoryGroup.create('speechlm-test-unprivileged', 100)\n"
-        "except course_memory.MemoryLimitUnavailable as error:\n    print(error)\n"
+        "from speechlm.dev import memory as dev_memory\n"
+        "try:\n    dev_memory.MemoryGroup.create('speechlm-test-unprivileged', 100)\n"
+        "except dev_memory.MemoryLimitUnavailable as error:\n    print(error)\n"
     )
     result = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
@@ -156,16 +154,16 @@ def test_no_group_without_root_says_it_needs_root():
 )
 def test_the_memory_limit_setting(value, expected, monkeypatch):
     if value is None:
-        monkeypatch.delenv(course_memory.MEMORY_LIMIT_ENV, raising=False)
+        monkeypatch.delenv(dev_memory.MEMORY_LIMIT_ENV, raising=False)
     else:
-        monkeypatch.setenv(course_memory.MEMORY_LIMIT_ENV, value)
+        monkeypatch.setenv(dev_memory.MEMORY_LIMIT_ENV, value)
     if expected is ValueError:
         with pytest.raises(
-            ValueError, match=f"{course_memory.MEMORY_LIMIT_ENV}='{value}': expected whole megabytes"
+            ValueError, match=f"{dev_memory.MEMORY_LIMIT_ENV}='{value}': expected whole megabytes"
         ):
-            course_memory.memory_limit_setting()
+            dev_memory.memory_limit_setting()
     else:
-        assert course_memory.memory_limit_setting() == expected
+        assert dev_memory.memory_limit_setting() == expected
 
 
 def _notebook(tmp_path: Path, rel: str, cells: list[str]) -> None:
@@ -180,8 +178,8 @@ def test_the_suite_runs_each_notebook_kernel_inside_the_limit_and_records_its_pe
     200 MB limit (not after nbval's 25-minute cell timeout), one that needs 50 MB passes; the summary
     gives each peak, and SPEECHLM_RECORD_TIMINGS=cold records time and peak of the one that passed."""
     try:
-        course_memory.MemoryGroup.create(f"speechlm-probe-{os.getpid()}", 200).remove()
-    except course_memory.MemoryLimitUnavailable as error:
+        dev_memory.MemoryGroup.create(f"speechlm-probe-{os.getpid()}", 200).remove()
+    except dev_memory.MemoryLimitUnavailable as error:
         pytest.skip(f"no memory cgroup can be made here: {error}")
     shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
@@ -235,5 +233,5 @@ def test_the_suite_runs_each_notebook_kernel_inside_the_limit_and_records_its_pe
     assert entry["headline"] == "small" and entry["cold_s"] > 0
     # the group is charged for what the kernel allocates inside it: the 50 MB block, and a little more
     assert 50 < entry["cold_peak_mb"] < 200 and 50 <= entry["cold_limit_peak_mb"] < 100
-    base, _ = course_memory._memory_controller()
+    base, _ = dev_memory._memory_controller()
     assert not [*base.glob("speechlm-*-01_small"), *base.glob("speechlm-*-02_large")]  # removed

@@ -18,7 +18,7 @@ from torch import nn
 import speechlm.ssl.encoder
 import speechlm.ssl.pretrain
 import speechlm.train
-from speechlm import ssl
+from speechlm import features, ssl
 from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert
 from speechlm.train import fit
 from speechlm.utils import set_seed
@@ -130,7 +130,9 @@ def test_checkpointed_blocks_give_the_same_gradients_and_keep_fewer_activations(
         model.encoder.checkpoint_blocks = checkpointed
         generator = torch.Generator().manual_seed(1)
         mels = [torch.randn(n, 80, generator=generator) for n in (90, 140, 120)]
-        targets = [torch.randint(0, 8, (int(ssl.encoder_lengths(torch.tensor(n))),)) for n in (90, 140, 120)]
+        targets = [
+            torch.randint(0, 8, (int(features.encoder_lengths(torch.tensor(n))),)) for n in (90, 140, 120)
+        ]
         batch = ssl.collate_targets(list(zip(mels, targets, strict=True)))
         storages = {}
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from speechlm import pretrained, ssl
+from speechlm.ctc import ALPHABET
 from speechlm.ssl.pretrain import HubertRecipe
 
 TINY = pretrained.PretrainedRecipe(
@@ -181,7 +182,7 @@ def test_load_asr_fine_tunes_once_then_reads_the_cache(fake_corpus, monkeypatch)
     path = pretrained.cache_dir("pretrained") / f"{recipe.key()}.pt"
     assert path.exists() and not list(path.parent.glob("*.tmp"))
     hyps = asr.transcribe(clips)
-    assert len(hyps) == 3 and all(set(h) <= set(finetune.ALPHABET) for h in hyps)
+    assert len(hyps) == 3 and all(set(h) <= set(ALPHABET) for h in hyps)
     assert 0.0 <= asr.info["dev_cer"] and asr.info["time_s"] > 0
     again = pretrained.load_asr(recipe, progress=False)
     assert labelled == ["tiny-asr"]  # read from the cache, not fine-tuned again

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from torch.utils.flop_counter import FlopCounterMode
 
-from speechlm import augment, ssl
+from speechlm import augment, features, ssl
 from speechlm.responsible import (
     Perturbation,
     attention_maps,
@@ -205,7 +205,7 @@ def test_encode_layers_matches_each_clip_encoded_alone():
     clips = _clips(4)
     layers = encode_layers(encoder, clips, batch_size=3)
     for clip, frames in zip(clips, layers, strict=True):
-        mels = ssl.log_mel_features(clip)[None]
+        mels = features.log_mel_features(clip)[None]
         out = encoder(mels, torch.tensor([mels.shape[1]]))
         assert frames.shape == (SMALL.num_layers + 1, out.lengths.item(), SMALL.d_model)
         np.testing.assert_allclose(frames, torch.stack(out.layers, 1)[0].detach().numpy(), atol=1e-5)
@@ -218,7 +218,7 @@ def test_attention_maps_equal_softmax_of_the_layers_queries_and_keys():
     encoder = ssl.SpeechEncoder(SMALL).eval()
     clip = _clips(1)[0]
     maps = attention_maps(encoder, clip)
-    mels = ssl.log_mel_features(clip)[None]
+    mels = features.log_mel_features(clip)[None]
     out = encoder(mels, torch.tensor([mels.shape[1]]))
     frames, heads, head_dim = out.lengths.item(), SMALL.num_heads, SMALL.d_model // SMALL.num_heads
     assert maps.shape == (SMALL.num_layers, heads, frames, frames)

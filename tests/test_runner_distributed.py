@@ -6,10 +6,11 @@ import dataclasses
 import pytest
 import torch
 
+from speechlm.features import encoder_lengths
 from speechlm.runner import CHECKPOINT, ConfigError, PretrainConfig, run
 from speechlm.runner.distributed import Context, shard_batches
 from speechlm.runner.objective import MaskedPrediction, utterance_masks
-from speechlm.ssl import EncoderConfig, HuBERT, encoder_lengths
+from speechlm.ssl import EncoderConfig, HuBERT
 
 CPU = torch.device("cpu")
 

@@ -12,8 +12,8 @@ from torch import nn
 
 from speechlm import seq2seq as s2s
 from speechlm.batching import lengths_to_mask, pad_sequences
+from speechlm.features import encoder_lengths, log_mel_features
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
-from speechlm.ssl.features import encoder_lengths, log_mel_features
 from speechlm.text import CharTokenizer
 
 TOL = 1e-6

@@ -13,9 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from speechlm.site import browser as site_browser
-from speechlm.site import build, check
-from speechlm.site.keep_executed import STATUS_KEY
+from speechlm.dev.site import browser as site_browser
+from speechlm.dev.site import build, check
+from speechlm.dev.site.keep_executed import STATUS_KEY
 
 REPOSITORY = "https://github.com/example/tiny-course"
 
@@ -79,7 +79,7 @@ def tiny_site(tmp_path_factory):
             "-m",
             "pytest",
             "-p",
-            "speechlm.site.keep_executed",
+            "speechlm.dev.site.keep_executed",
             "-p",
             "no:cacheprovider",
             "--nbval-lax",

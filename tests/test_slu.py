@@ -8,8 +8,8 @@ import soundfile as sf
 import torch
 
 from speechlm import slu, train
+from speechlm.features import encoder_lengths
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
-from speechlm.ssl.features import encoder_lengths
 
 SR = 16000
 ACTION_HZ = {"open": 300.0, "close": 500.0, "lock": 700.0}

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from speechlm import spoken_classify as sc
-from speechlm.ssl import EncoderConfig, SpeechEncoder, encoder_lengths
+from speechlm.features import encoder_lengths
+from speechlm.ssl import EncoderConfig, SpeechEncoder
 
 
 @pytest.fixture(autouse=True, scope="module")

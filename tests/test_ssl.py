@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechlm import ssl
+from speechlm import features, ssl
 from speechlm.ssl import masking
 
 
@@ -21,11 +21,11 @@ SMALL = ssl.EncoderConfig(n_mels=16, d_model=32, num_layers=2, num_heads=4, d_ff
 
 def test_features_have_matching_frame_counts():
     audio = np.random.default_rng(0).standard_normal(16_000 + 250).astype(np.float32) * 0.1
-    mels = ssl.log_mel_features(audio)
-    mfcc = ssl.mfcc_features(audio)
+    mels = features.log_mel_features(audio)
+    mfcc = features.mfcc_features(audio)
     assert mels.shape == (1 + len(audio) // 160, 80) and mels.dtype == torch.float32
     assert mfcc.shape == (1 + len(audio) // 320, 39)
-    assert int(ssl.encoder_lengths(torch.tensor(mels.shape[0]))) == mfcc.shape[0]
+    assert int(features.encoder_lengths(torch.tensor(mels.shape[0]))) == mfcc.shape[0]
     np.testing.assert_allclose(mels.mean(0).numpy(), 0.0, atol=1e-4)  # normalised per utterance
     np.testing.assert_allclose(mfcc.std(0), 1.0, atol=1e-3)
 
@@ -41,7 +41,7 @@ def test_features_have_matching_frame_counts():
 )
 def test_features_reject_bad_audio(audio, sr, match):
     with pytest.raises(ValueError, match=match):
-        ssl.log_mel_features(audio, sr)
+        features.log_mel_features(audio, sr)
 
 
 def test_encoder_shapes_and_all_layers():

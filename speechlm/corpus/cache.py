@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from speechlm.audio import SAMPLE_RATE
 from speechlm.corpus.synthesis import from_int16, to_int16
 from speechlm.corpus.utterance import Utterance
 from speechlm.utils import CacheWarning, atomic_path, cache_dir, find_cached
@@ -51,7 +52,7 @@ def write(path: Path, utterances: list[Utterance], version: str) -> None:
     offsets = np.cumsum([0] + [len(a) for a in audio]).astype(np.int64)
     meta = {
         "version": version,
-        "sample_rate": utterances[0].sample_rate if utterances else 16000,
+        "sample_rate": utterances[0].sample_rate if utterances else SAMPLE_RATE,
         "utterances": [
             {
                 "id": u.id,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from speechlm.augment import check_snr_db
 from speechlm.corpus import augment, cache, grammar
 from speechlm.corpus.synthesis import SYNTHESIS_VERSION, quantize, synthesize_many
 from speechlm.corpus.utterance import Utterance
@@ -84,14 +85,14 @@ def load_embedded(
     """``size`` utterances (1 to :data:`MAX_SIZE`) of the embedded corpus (see :func:`speechlm.corpus.load`).
 
     ``noise_snr_db``: None (clean) or a number of dB in
-    :data:`~speechlm.corpus.augment.SNR_RANGE_DB` (-20..80); ``reverb``: True or False.
+    :data:`~speechlm.augment.SNR_RANGE_DB` (-20..80); ``reverb``: True or False.
     """
     grammar.check_split(split)
     tasks = grammar.check_tasks(tasks)
     size = grammar.check_count(size, maximum=MAX_SIZE, why=_SIZE_WHY)
     seed = grammar.check_seed(seed)
     if noise_snr_db is not None:
-        augment.check_snr_db(noise_snr_db, "noise_snr_db")
+        check_snr_db(noise_snr_db, "noise_snr_db")
     if not isinstance(reverb, bool | np.bool_):
         raise ValueError(f"reverb must be True or False, got {type(reverb).__name__} {reverb!r}")
     params = {"split": split, "size": size, "seed": seed, "tasks": list(tasks)}

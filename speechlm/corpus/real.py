@@ -40,6 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from speechlm import audio as audio_io
+from speechlm.audio import SAMPLE_RATE
 from speechlm.corpus.download import CorpusUnavailableError, fetch
 from speechlm.corpus.lexicon import DIGITS
 from speechlm.corpus.utterance import Utterance
@@ -54,7 +55,6 @@ __all__ = [
     "write_folder",
 ]
 
-SAMPLE_RATE = 16000
 # corpus -> (url, sha256); hashes from the TensorFlow Datasets and torchaudio checksum lists
 RELEASES = {
     "fsdd": (

@@ -24,6 +24,7 @@ from functools import cache
 import numpy as np
 from scipy.signal import firwin, resample_poly
 
+from speechlm.audio import SAMPLE_RATE
 from speechlm.corpus import espeak
 from speechlm.corpus.phones import SILENCE, to_phone
 from speechlm.corpus.utterance import Utterance
@@ -33,7 +34,6 @@ __all__ = ["LEAD_S", "SAMPLE_RATE", "SYNTHESIS_VERSION", "TAIL_S", "quantize", "
 __all__ += ["check_text", "from_int16", "synthesize_many", "to_int16"]
 
 SYNTHESIS_VERSION = 2
-SAMPLE_RATE = 16000
 LEAD_S = 0.15  # silence before the speech (eSpeak's own start is almost immediate)
 TAIL_S = 0.1
 LEVEL_DB = -20.0  # RMS level of the speech before the speaker's gain, dB re full scale

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from speechlm.batching import pad_sequences
+from speechlm.features import ENCODER_FRAME_RATE_HZ, log_mel_features
 from speechlm.ssl.encoder import SpeechEncoder
-from speechlm.ssl.features import ENCODER_FRAME_RATE_HZ, log_mel_features
 from speechlm.ssl.probe import linear_probe
 from speechlm.units import frame_phone_labels
 

@@ -25,9 +25,9 @@ from torch import nn
 
 from speechlm import augment
 from speechlm.batching import pad_sequences
+from speechlm.features import encoder_lengths, log_mel_features
 from speechlm.responsible.interpret import encode_layers, frame_phone_targets
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
-from speechlm.ssl.features import encoder_lengths, log_mel_features
 from speechlm.train import fit
 
 __all__ = ["PERTURBATION_KINDS", "Perturbation", "phone_accuracy_under_perturbations", "train_phone_encoder"]

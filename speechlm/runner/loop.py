@@ -36,10 +36,11 @@ import torch
 
 from speechlm import corpus, optim
 from speechlm.batching import pad_sequences
+from speechlm.features import log_mel_features, mfcc_features
 from speechlm.runner import distributed
 from speechlm.runner.config import ConfigError, PretrainConfig
 from speechlm.runner.objective import MaskedPrediction, utterance_masks
-from speechlm.ssl import EncoderConfig, HuBERT, log_mel_features, mfcc_features
+from speechlm.ssl import EncoderConfig, HuBERT
 from speechlm.ssl.pretrain import kmeans_targets
 from speechlm.train import fit
 from speechlm.utils import atomic_path, atomic_write_text

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from speechlm.ssl import HuBERT, encoder_lengths, mask_spans
+from speechlm.features import encoder_lengths
+from speechlm.ssl import HuBERT, mask_spans
 from speechlm.ssl.hubert import IGNORE
 
 __all__ = ["MaskedPrediction", "utterance_masks"]

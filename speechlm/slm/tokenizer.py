@@ -16,8 +16,8 @@ from typing import NamedTuple
 import numpy as np
 
 from speechlm import units as unitlib
+from speechlm.features import log_mel_features
 from speechlm.ssl.encoder import SpeechEncoder
-from speechlm.ssl.features import log_mel_features
 from speechlm.ssl.hubert import layer_features
 
 __all__ = ["SpeechTokenizer", "UnitSequence", "encoder_frames"]

@@ -29,7 +29,6 @@ from speechlm.units import deduplicate
 
 __all__ = ["UnitVocoder", "griffin_lim", "stft_magnitude", "unit_frames"]
 
-SAMPLE_RATE = 16_000
 N_FFT = 512
 WIN_LENGTH = 400  # 25 ms
 HOP_LENGTH = 160  # 10 ms: two STFT frames per 20 ms unit frame

@@ -2,21 +2,12 @@
 prediction and wav2vec 2.0's contrastive objective."""
 
 from speechlm.ssl.encoder import EncoderConfig, EncoderOutput, SpeechEncoder
-from speechlm.ssl.features import (
-    ENCODER_FRAME_RATE_HZ,
-    MEL_FRAME_RATE_HZ,
-    encoder_lengths,
-    log_mel_features,
-    mfcc_features,
-)
 from speechlm.ssl.hubert import HuBERT, collate_targets, cosine_logits, layer_features
 from speechlm.ssl.masking import expected_mask_fraction, mask_spans
 from speechlm.ssl.probe import linear_probe
 from speechlm.ssl.wav2vec2 import GumbelQuantizer, Wav2Vec2, sample_distractors
 
 __all__ = [
-    "ENCODER_FRAME_RATE_HZ",
-    "MEL_FRAME_RATE_HZ",
     "EncoderConfig",
     "EncoderOutput",
     "GumbelQuantizer",
@@ -25,12 +16,9 @@ __all__ = [
     "Wav2Vec2",
     "collate_targets",
     "cosine_logits",
-    "encoder_lengths",
     "expected_mask_fraction",
     "layer_features",
     "linear_probe",
-    "log_mel_features",
     "mask_spans",
-    "mfcc_features",
     "sample_distractors",
 ]

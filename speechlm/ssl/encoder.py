@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from speechlm.batching import lengths_to_mask
-from speechlm.ssl.features import encoder_lengths
+from speechlm.features import encoder_lengths
 from speechlm.transformer import EncoderBlock
 
 __all__ = ["EncoderConfig", "EncoderOutput", "SpeechEncoder"]

@@ -13,7 +13,7 @@ The loss is the cross-entropy on masked frames only; ``loss_on="all"``
 averages over every frame instead (the ablation of notebook 11: predicting
 unmasked frames is easy, the encoder can copy its input, and it learns less).
 
-Iteration 1 clusters MFCC with deltas (:func:`speechlm.ssl.features.mfcc_features`);
+Iteration 1 clusters MFCC with deltas (:func:`speechlm.features.mfcc_features`);
 iteration 2 clusters an intermediate layer of the iteration-1 model
 (:func:`layer_features`), which are better targets (higher PNMI).
 """

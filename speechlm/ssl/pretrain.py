@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from speechlm import units
+from speechlm.features import log_mel_features, mfcc_features
 from speechlm.optim import scheduler
 from speechlm.ssl.encoder import EncoderConfig
-from speechlm.ssl.features import log_mel_features, mfcc_features
 from speechlm.ssl.hubert import HuBERT, check_loss_on, collate_targets, layer_features
 from speechlm.ssl.wav2vec2 import Wav2Vec2
 from speechlm.train import fit, release_free_memory

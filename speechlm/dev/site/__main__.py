@@ -1,15 +1,15 @@
-"""``python -m speechlm.site build [--allow-missing] [--open]``: build the course website."""
+"""``python -m speechlm.dev.site build [--allow-missing] [--open]``: build the course website."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from speechlm.site.build import MissingExecutedError, build_site
+from speechlm.dev.site.build import MissingExecutedError, build_site
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m speechlm.site", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m speechlm.dev.site", description=__doc__)
     parser.add_argument("action", choices=["build"])
     parser.add_argument(
         "--allow-missing", action="store_true", help="show notebooks not executed yet without outputs"

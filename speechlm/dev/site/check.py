@@ -1,7 +1,7 @@
 """Checks of a built site: links and anchors, page weight, and what a browser shows.
 
 The static checks read the HTML files; :func:`inspect_page` asks a headless
-Chromium (:mod:`speechlm.site.browser`) what a page really renders: figures,
+Chromium (:mod:`speechlm.dev.site.browser`) what a page really renders: figures,
 audio that can play, typeset math, JavaScript errors.
 """
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from speechlm import dsp
+from speechlm.audio import SAMPLE_RATE
 
 __all__ = [
     "ENCODER_FRAME_RATE_HZ",
@@ -24,7 +25,6 @@ __all__ = [
     "mfcc_features",
 ]
 
-SAMPLE_RATE = 16_000
 MEL_HOP = 160  # 10 ms
 ENCODER_HOP = 320  # 20 ms, after the x2 subsampling
 MEL_FRAME_RATE_HZ = SAMPLE_RATE / MEL_HOP

@@ -1,9 +1,9 @@
 """A pytest plugin that keeps every notebook nbval executes, outputs included.
 
 The suite executes each notebook and solution once with nbval; the course
-website (:mod:`speechlm.site`) is built from those runs instead of executing
+website (:mod:`speechlm.dev.site`) is built from those runs instead of executing
 anything a second time. With this plugin loaded (``pytest_plugins =
-["speechlm.site.keep_executed"]`` in ``conftest.py``), a notebook whose cells
+["speechlm.dev.site.keep_executed"]`` in ``conftest.py``), a notebook whose cells
 all ran is written, source cells plus the outputs nbval collected, to
 ``build/executed/<notebooks|solutions>/<name>.ipynb``; a notebook with a
 failed cell (or cells not run) is written too, marked incomplete in its

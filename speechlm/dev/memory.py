@@ -1,10 +1,10 @@
 """Peak memory of a notebook's kernel and its workers, and Binder's 2 GB emulated with a memory cgroup.
 
-Used by ``python -m speechlm course time`` and by the test suite's notebook run (``conftest.py``):
-:class:`KernelWatch` samples the proportional set size (PSS) of a kernel and every process it
-starts, and, where Linux's memory cgroups can be written (as root), holds the kernel inside a
-:class:`MemoryGroup` of ``$SPEECHLM_MEMORY_LIMIT_MB`` (default 2,048 MB, a mybinder.org session),
-so that a notebook that would be killed on Binder fails here too.
+Used by ``python -m speechlm course time`` (:mod:`speechlm.dev.timing`) and by the test suite's
+notebook run (``conftest.py``): :class:`KernelWatch` samples the proportional set size (PSS) of a
+kernel and every process it starts, and, where Linux's memory cgroups can be written (as root),
+holds the kernel inside a :class:`MemoryGroup` of ``$SPEECHLM_MEMORY_LIMIT_MB`` (default 2,048 MB,
+a mybinder.org session), so that a notebook that would be killed on Binder fails here too.
 """
 
 from __future__ import annotations
