@@ -35,6 +35,7 @@ computes the first point) on the embedded corpus only.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -46,6 +47,11 @@ from speechlm import corpus, finetune, label_efficiency
 from speechlm import pretrained as pretrained_cache
 from speechlm.ctc import ALPHABET, CharVocab
 from speechlm.ssl.pretrain import pretrain_hubert
+
+REPOSITORY = str(Path(__file__).resolve().parents[1])
+if REPOSITORY not in sys.path:  # run as a script, only benchmarks/ is on the path: add the repository
+    sys.path.insert(0, REPOSITORY)
+from benchmarks.ctc_curves import label_ratio, markdown_table  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -175,13 +181,11 @@ def main(argv=None) -> None:
         f"rates {list(args.encoder_lrs)} (chosen on {len(dev_items)} dev utterances), pretrained encoder "
         f"frozen for {args.freeze_fraction:.0%} of the steps; {len(test_items)} test utterances\n"
     )
-    print(label_efficiency.markdown_table(rows))
+    print(markdown_table(rows))
     for r in rows:
         print(f"  {r['budget']}: encoder lr: pretrained {r['pretrained_lr']:g}, scratch {r['scratch_lr']:g}")
     budgets = [r["budget"] for r in rows]
-    ratio = label_efficiency.label_ratio(
-        budgets, [r["pretrained_cer"] for r in rows], [r["scratch_cer"] for r in rows]
-    )
+    ratio = label_ratio(budgets, [r["pretrained_cer"] for r in rows], [r["scratch_cer"] for r in rows])
     shown = f"{ratio:.1f}x" if ratio else f"more than {budgets[-1] / budgets[0]:.0f}x"
     print(f"\nlabel ratio at equal CER (scratch labels / pretrained labels at {budgets[0]}): {shown}")
     if args.shots:

@@ -24,17 +24,24 @@ under the benchmarks' cache folder, named by the options and the course recipe's
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from speechlm import corpus, label_efficiency, pretrained, units
+from speechlm import corpus, pretrained, units
 from speechlm.features import ENCODER_FRAME_RATE_HZ, encoder_lengths, log_mel_features
 from speechlm.ssl import HuBERT, SpeechEncoder
 from speechlm.ssl.hubert import LOSS_ON, check_loss_on
-from speechlm.ssl.pretrain import _train
+from speechlm.ssl.pretrain import train_on_targets
 from speechlm.utils import atomic_path, cache_dir
+
+REPOSITORY = str(Path(__file__).resolve().parents[1])
+if REPOSITORY not in sys.path:  # run as a script, only benchmarks/ is on the path: add the repository
+    sys.path.insert(0, REPOSITORY)
+from benchmarks.ctc_curves import against_course, comparison_table  # noqa: E402
 
 
 def phone_targets(utterances, mels) -> tuple[list[np.ndarray], list[str]]:
@@ -67,7 +74,7 @@ def pretrain_on_phones(loss_on: str, steps: int | None = None, progress: bool = 
     targets, inventory = phone_targets(utts, mels)
     torch.manual_seed(h.seed)
     model = HuBERT(len(inventory), h.encoder, loss_on=loss_on)
-    history = _train(model, mels, targets, h, steps, progress, h.seed)
+    history = train_on_targets(model, mels, targets, h, steps, progress, h.seed)
     info = {"phones": float(len(inventory)), "train_loss": history.train_loss[-1], "time_s": history.time_s}
     state = model.encoder.state_dict()
     with atomic_path(path) as tmp:  # whole or not at all
@@ -88,9 +95,9 @@ def main(argv=None) -> None:
     course = pretrained.RECIPES["hubert"]
     encoder = SpeechEncoder(course.hubert.encoder)
     encoder.load_state_dict(state)
-    rows, course_rows = label_efficiency.against_course(encoder, workers=args.workers)
+    rows, course_rows = against_course(encoder, workers=args.workers)
     name = f"phone targets ({args.loss_on}{f', {args.steps} steps' if args.steps else ''})"
-    print("\n" + label_efficiency.comparison_table(name, rows, course_rows))
+    print("\n" + comparison_table(name, rows, course_rows))
     print(f"\ntotal time {time.perf_counter() - start:.0f} s, torch {torch.__version__}")
 
 

@@ -31,12 +31,12 @@ SETTINGS = {
 _CHILD = """
 import dataclasses, json, os, sys, threading, time
 import torch
-from speechlm import pretrained
+from speechlm import pretrained, workers
 from speechlm.dev.memory import pss_mb
 from speechlm.ssl import SpeechEncoder, pretrain
 
 steps, short, recompute = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3] == "1"
-pretrain.memory_is_short = lambda: short  # the heap trimmed after every step, and the blocks recomputed
+workers.memory_is_short = lambda: short  # the heap trimmed after every step, and the blocks recomputed
 # the encoder's switch pinned: recompute alone, or trim alone
 SpeechEncoder.checkpoint_blocks = property(lambda self: recompute, lambda self, value: None)
 peak = [0.0]

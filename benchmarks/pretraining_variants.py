@@ -28,14 +28,21 @@ plus about 5 minutes of fine-tuning.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
-from speechlm import label_efficiency, pretrained
+from speechlm import pretrained
 from speechlm.ssl import SpeechEncoder
 from speechlm.ssl.hubert import LOSS_ON
+
+REPOSITORY = str(Path(__file__).resolve().parents[1])
+if REPOSITORY not in sys.path:  # run as a script, only benchmarks/ is on the path: add the repository
+    sys.path.insert(0, REPOSITORY)
+from benchmarks.ctc_curves import against_course, comparison_table  # noqa: E402
 
 
 def variant(args) -> pretrained.PretrainedRecipe:
@@ -78,8 +85,8 @@ def main(argv=None) -> None:
     print(f"{args.name} ({info['time_s']:.0f} s): " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
     encoder = SpeechEncoder(course.hubert.encoder)  # fine-tuned with the course's dropout
     encoder.load_state_dict(weights)
-    rows, course_rows = label_efficiency.against_course(encoder, workers=args.workers)
-    print("\n" + label_efficiency.comparison_table(args.name, rows, course_rows))
+    rows, course_rows = against_course(encoder, workers=args.workers)
+    print("\n" + comparison_table(args.name, rows, course_rows))
     print(f"\ntotal time {time.perf_counter() - start:.0f} s, torch {torch.__version__}")
 
 

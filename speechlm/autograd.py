@@ -25,11 +25,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["MLP", "SGD", "Linear", "Tensor", "cross_entropy", "numerical_gradient"]
+__all__ = ["MLP", "SGD", "Linear", "Tensor", "cross_entropy", "numerical_gradient", "unbroadcast"]
 
 
-def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` over the axes that broadcasting added or stretched, back to ``shape``."""
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The backward pass of broadcasting: sum ``grad`` over the axes that broadcasting added or stretched,
+    back to ``shape`` (a ``(4, 3)`` gradient of a ``(3,)`` bias added to every row is summed over rows)."""
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     for axis, size in enumerate(shape):
@@ -90,7 +91,7 @@ class Tensor:
     def _accumulate(self, grad: np.ndarray) -> None:
         if not self.requires_grad:
             return
-        grad = _unbroadcast(grad, self.shape)
+        grad = unbroadcast(grad, self.shape)
         self.grad = grad.copy() if self.grad is None else self.grad + grad
 
     # ------------------------------------------------------------- arithmetic

@@ -24,21 +24,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from speechlm import metrics
+from speechlm import metrics, workers
 from speechlm.augment import SpecAugment, spec_augment
 from speechlm.batching import pad_sequences, shuffled_batches
 from speechlm.ctc import CharVocab, CTCHead, ctc_greedy_decode, normalize_text
 from speechlm.features import log_mel_features
+from speechlm.heads import LayerMix
 from speechlm.optim import scheduler
 from speechlm.ssl.encoder import SpeechEncoder
-from speechlm.train import fit, release_free_memory
-from speechlm.workers import memory_is_short
+from speechlm.train import fit
 
 __all__ = [
     "ASRItem",
     "CTCModel",
     "FinetuneConfig",
-    "LayerMix",
     "LayerMixCTCHead",
     "evaluate_asr",
     "finetune_ctc",
@@ -70,29 +69,6 @@ def prepare(utterances: Sequence, vocab: CharVocab) -> list[ASRItem]:
     return items
 
 
-class LayerMix(nn.Module):
-    """A learned mix of an encoder's layers, as in SUPERB: each layer is layer-normalised and the
-    layers are summed with softmax weights (initially uniform). ``num_layers`` tensors ``(batch,
-    frames, d_model)`` in, one ``(batch, frames, d_model)`` out."""
-
-    def __init__(self, num_layers: int, d_model: int):
-        super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"need num_layers >= 1, got {num_layers}")
-        self.layer_logits = nn.Parameter(torch.zeros(num_layers))
-        self.norm = nn.LayerNorm(d_model)
-
-    def weights(self) -> torch.Tensor:
-        """The weight of each layer in the mix, ``(num_layers,)``, summing to 1."""
-        return self.layer_logits.softmax(0)
-
-    def forward(self, layers: Sequence[torch.Tensor]) -> torch.Tensor:
-        if len(layers) != len(self.layer_logits):
-            raise ValueError(f"expected {len(self.layer_logits)} layers, got {len(layers)}")
-        stacked = torch.stack([self.norm(layer) for layer in layers])  # (layers, batch, frames, d)
-        return (self.weights()[:, None, None, None] * stacked).sum(0)
-
-
 class LayerMixCTCHead(nn.Module):
     """A CTC head on every layer of an encoder: a :class:`LayerMix`, then dropout, a bidirectional
     GRU of ``hidden`` units per direction and a linear layer give ``(batch, frames, n_classes)``
@@ -108,10 +84,6 @@ class LayerMixCTCHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.gru = nn.GRU(d_model, hidden, batch_first=True, bidirectional=True)
         self.proj = nn.Linear(2 * hidden, n_classes)
-
-    def layer_weights(self) -> torch.Tensor:
-        """The weight of each layer in the mix, ``(num_layers,)``, summing to 1."""
-        return self.mix.weights()
 
     def forward(self, layers: Sequence[torch.Tensor], lengths: torch.Tensor) -> torch.Tensor:
         x = self.dropout(self.mix(layers))
@@ -203,14 +175,14 @@ def transcribe(
     model.eval()
     features = [it if isinstance(it, torch.Tensor) else it.mels for it in items]
     texts = []
-    trim = memory_is_short()
+    trim = workers.memory_is_short()
     for start in range(0, len(features), batch_size):
         mels, mel_lengths = pad_sequences(features[start : start + batch_size])
         log_probs, lengths = model(mels, mel_lengths)
         texts.extend(vocab.decode(ids) for ids in ctc_greedy_decode(log_probs, lengths))
         del mels, log_probs
         if trim:
-            release_free_memory()
+            workers.release_free_memory()
     model.train(was_training)
     return texts
 

@@ -45,13 +45,23 @@ def cer(references: str | Sequence[str], hypotheses: str | Sequence[str]) -> flo
 
 
 def accuracy(predictions, targets) -> float:
-    """Fraction of equal entries of two same-shaped arrays (or tensors) of labels."""
-    p, t = np.asarray(predictions), np.asarray(targets)
+    """Fraction of correct predictions. ``predictions``: labels of the shape of ``targets``, or scores
+    (logits, probabilities) with one more, last axis, whose arg-max is the predicted label. NumPy
+    arrays, tensors (detached first, so a training step may score its logits) or lists."""
+    p, t = _as_array(predictions), _as_array(targets)
+    if p.ndim == t.ndim + 1:
+        p = p.argmax(-1)
     if p.shape != t.shape:
-        raise ValueError(f"predictions {p.shape} and targets {t.shape} must have the same shape")
+        raise ValueError(
+            f"predictions {p.shape} and targets {t.shape} differ in shape: they must have the same shape"
+        )
     if p.size == 0:
         raise ValueError("no predictions to score")
     return float(np.mean(p == t))
+
+
+def _as_array(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
 def perplexity(mean_nll_nats: float) -> float:

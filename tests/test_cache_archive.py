@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from tiny_models import SIXTEEN_WIDE
 
 import speechlm
 from speechlm import cache_fetch, corpus, course_cache, label_efficiency, pretrained
@@ -425,7 +426,7 @@ def test_the_shared_encoder_comes_from_the_archive_instead_of_being_trained(cour
     from speechlm import ssl
 
     torch.manual_seed(0)
-    small = ssl.SpeechEncoder(ssl.EncoderConfig(d_model=16, num_layers=1, num_heads=2, d_ff=32))
+    small = ssl.SpeechEncoder(SIXTEEN_WIDE)
     state = {"encoder": small.state_dict(), "config": small.config.to_dict(), "info": {"accuracy": 0.5}}
     monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path / "built"))
     with io.BytesIO() as buffer:

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from speechlm.batching import collate_padded
 from speechlm.classifiers import CNNClassifier, GRUClassifier, TransformerClassifier
-from speechlm.train import accuracy, fit, predict
+from speechlm.metrics import accuracy
+from speechlm.train import fit, predict
 
 MODELS = {
     "cnn": lambda: CNNClassifier(6, 3, channels=(16, 16), kernel_size=3),

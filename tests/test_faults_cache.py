@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_models import CACHED
 
-from speechlm import corpus, course_cache, pretrained, ssl, utils
+from speechlm import corpus, course_cache, pretrained, utils
 from speechlm.cli import main
 from speechlm.corpus import cache
 from speechlm.ssl.pretrain import HubertRecipe
@@ -30,8 +31,7 @@ TINY = pretrained.PretrainedRecipe(
     "tiny-faults",
     version=1,
     hubert=HubertRecipe(
-        encoder=ssl.EncoderConfig(n_mels=80, d_model=32, num_layers=2, num_heads=2, d_ff=64,
-                                  pos_conv_kernel=7, pos_conv_groups=4),
+        encoder=CACHED,
         n_utterances=6, n_clusters=4, steps=4, iteration2_steps=2, iteration2_layer=1, batch_size=3,
         warmup_steps=2,
     ),

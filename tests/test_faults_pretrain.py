@@ -23,7 +23,7 @@ import yaml
 
 from speechlm.cli import main
 from speechlm.features import encoder_lengths, mfcc_features
-from speechlm.runner import CHECKPOINT, LOG, PREVIOUS, ConfigError, load_config, loop
+from speechlm.runner import CHECKPOINT, LOG, PREVIOUS, ConfigError, checkpoint, load_config, loop
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -190,11 +190,7 @@ DAMAGE = ["zero bytes", "truncated", "garbage", "text", "a pickled object", "not
 
 
 class _Killed(Exception):
-    """Stands in for the SIGKILL of ``train.crash_at_step``: the run stops with no cleanup."""
-
-
-def _kill(pid, sig):
-    raise _Killed
+    """Stands in for a SIGKILL: the run stops with no cleanup."""
 
 
 @pytest.mark.parametrize("how", DAMAGE)
@@ -217,21 +213,21 @@ def test_a_damaged_last_checkpoint_falls_back_to_the_one_before(tmp_path, fake_d
     assert (_checkpoint_step(run_dir / PREVIOUS), _checkpoint_step(run_dir / CHECKPOINT)) == (3, 6)
 
 
-class _Killed(Exception):
-    """Stands in for the SIGKILL of ``train.crash_at_step``: the run stops with no cleanup."""
-
-
-def _kill(pid, sig):
-    raise _Killed
-
-
 def test_resuming_from_the_checkpoint_before_a_damaged_one_retraces_the_run(
     tmp_path, fake_data, monkeypatch, capsys
 ):
     assert _pretrain(_config(tmp_path, tmp_path / "whole", train={"steps": 8})) == 0
-    monkeypatch.setattr(loop.os, "kill", _kill)
+    log = checkpoint.append_log
+
+    def append_then_crash(path, record):  # a crash once step 7 is logged: no cleanup at all
+        log(path, record)
+        if record["step"] == 7:
+            raise _Killed
+
+    monkeypatch.setattr(checkpoint, "append_log", append_then_crash)
     with pytest.raises(_Killed):  # killed after step 7: saved at steps 3 (previous.pt) and 6 (last.pt)
-        _pretrain(_config(tmp_path, train={"steps": 8, "crash_at_step": 7}))
+        _pretrain(_config(tmp_path, train={"steps": 8}))
+    monkeypatch.setattr(checkpoint, "append_log", log)
     run_dir = tmp_path / "run"
     _damage(run_dir / CHECKPOINT, "truncated")
 
@@ -403,9 +399,9 @@ def _failing_save(exc: Exception):
 def test_a_full_disk_during_a_save_is_named_and_leaves_no_temp_file(
     tmp_path, fake_data, monkeypatch, capsys, exc, free
 ):
-    monkeypatch.setattr(loop.torch, "save", _failing_save(exc))
+    monkeypatch.setattr(checkpoint.torch, "save", _failing_save(exc))
     usage = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(loop.shutil, "disk_usage", lambda p: usage._replace(free=free))
+    monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda p: usage._replace(free=free))
     assert _pretrain(_config(tmp_path)) == 2
     err = capsys.readouterr().err
     run_dir = tmp_path / "run"
@@ -419,7 +415,7 @@ def test_a_full_disk_during_a_save_is_named_and_leaves_no_temp_file(
 def test_a_failed_save_that_is_not_a_full_disk_says_the_write_failed(
     tmp_path, fake_data, monkeypatch, capsys
 ):
-    monkeypatch.setattr(loop.torch, "save", _failing_save(OSError(errno.EIO, "Input/output error")))
+    monkeypatch.setattr(checkpoint.torch, "save", _failing_save(OSError(errno.EIO, "Input/output error")))
     assert _pretrain(_config(tmp_path)) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: could not write the checkpoint {tmp_path / 'run' / CHECKPOINT}: ")

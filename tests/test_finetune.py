@@ -3,23 +3,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from tiny_models import ONE_BLOCK
 
-from speechlm import finetune, ssl, train, workers
+from speechlm import finetune, ssl, workers
 from speechlm.augment import SpecAugment, spec_augment
 from speechlm.batching import pad_sequences
 from speechlm.ctc import ALPHABET, CharVocab, normalize_text
+from speechlm.heads import LayerMix
 
-SMALL = ssl.EncoderConfig(
-    d_model=32, num_layers=1, num_heads=2, d_ff=64, pos_conv_kernel=7, pos_conv_groups=4
-)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _tone_utterances():
@@ -68,7 +60,7 @@ def test_finetuning_learns_a_two_word_task_and_keeps_the_best_checkpoint():
     vocab = CharVocab("ab")
     items = finetune.prepare(_tone_utterances(), vocab)
     torch.manual_seed(0)
-    encoder = ssl.SpeechEncoder(SMALL)
+    encoder = ssl.SpeechEncoder(ONE_BLOCK)
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     config = finetune.FinetuneConfig(steps=150, batch_size=8, lr_head=3e-3, lr_encoder=3e-3, warmup_steps=10,
                                       eval_every=50, freq_masks=0, time_masks=0)  # fmt: skip
@@ -86,7 +78,7 @@ def test_frozen_encoder_does_not_move_during_the_freeze():
     vocab = CharVocab("ab")
     items = finetune.prepare(_tone_utterances()[:6], vocab)
     torch.manual_seed(0)
-    encoder = ssl.SpeechEncoder(SMALL)
+    encoder = ssl.SpeechEncoder(ONE_BLOCK)
     config = finetune.FinetuneConfig(steps=3, freeze_steps=3, batch_size=4, eval_every=3, warmup_steps=1)
     model, _ = finetune.finetune_ctc(encoder, items[:4], items[4:], vocab, config, progress=False)
     for name, value in encoder.state_dict().items():
@@ -97,15 +89,15 @@ def test_layer_mix_head_learns_the_task_and_mixes_every_layer():
     vocab = CharVocab("ab")
     items = finetune.prepare(_tone_utterances(), vocab)
     torch.manual_seed(0)
-    encoder = ssl.SpeechEncoder(SMALL)
+    encoder = ssl.SpeechEncoder(ONE_BLOCK)
     config = finetune.FinetuneConfig(steps=150, batch_size=8, lr_head=1e-2, lr_encoder=3e-3, warmup_steps=10,
                                       eval_every=50, freq_masks=0, time_masks=0)  # fmt: skip
     model, info = finetune.finetune_ctc(
         encoder, items[:16], items[16:], vocab, config, head="layer_mix", hidden=16, progress=False
     )
     assert isinstance(model.head, finetune.LayerMixCTCHead)
-    weights = model.head.layer_weights().detach()
-    assert weights.shape == (SMALL.num_layers + 1,) and float(weights.sum()) == pytest.approx(1.0)
+    weights = model.head.mix.weights().detach()
+    assert weights.shape == (ONE_BLOCK.num_layers + 1,) and float(weights.sum()) == pytest.approx(1.0)
     assert info["best_dev_cer"] < 0.3
     log_probs, lengths = model(*pad_sequences([items[0].mels]))
     assert log_probs.shape == (1, int(lengths[0]), len(vocab))
@@ -113,14 +105,14 @@ def test_layer_mix_head_learns_the_task_and_mixes_every_layer():
     with pytest.raises(ValueError, match="head must be"):
         finetune.CTCModel(encoder, len(vocab), head="transformer")
     with pytest.raises(ValueError, match="expected 2 layers"):
-        model.head([torch.zeros(1, 5, SMALL.d_model)], torch.tensor([5]))
+        model.head([torch.zeros(1, 5, ONE_BLOCK.d_model)], torch.tensor([5]))
 
 
 def test_unfrozen_encoder_moves_after_the_freeze():
     vocab = CharVocab("ab")
     items = finetune.prepare(_tone_utterances()[:6], vocab)
     torch.manual_seed(0)
-    encoder = ssl.SpeechEncoder(SMALL)
+    encoder = ssl.SpeechEncoder(ONE_BLOCK)
     config = finetune.FinetuneConfig(steps=6, freeze_steps=3, batch_size=4, eval_every=6, warmup_steps=1)
     model, _ = finetune.finetune_ctc(encoder, items[:4], items[4:], vocab, config, progress=False)
     moved = [n for n, v in encoder.state_dict().items() if not torch.equal(v, model.encoder.state_dict()[n])]
@@ -130,20 +122,39 @@ def test_unfrozen_encoder_moves_after_the_freeze():
 @pytest.mark.parametrize("short", [True, False], ids=["memory short (Binder)", "memory plentiful"])
 def test_fine_tuning_hands_the_heap_back_after_every_step_where_memory_is_short(monkeypatch, short):
     calls = []
-    for module in (finetune, workers):  # transcription asks finetune's name, the training loop workers'
-        monkeypatch.setattr(module, "memory_is_short", lambda: short)
-    for module in (finetune, train):
-        monkeypatch.setattr(module, "release_free_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(workers, "memory_is_short", lambda: short)
+    monkeypatch.setattr(workers, "release_free_memory", lambda: calls.append(1) or True)
     vocab = CharVocab("ab")
     items = finetune.prepare(_tone_utterances()[:6], vocab)
     torch.manual_seed(0)
     config = finetune.FinetuneConfig(steps=3, freeze_steps=1, batch_size=4, eval_every=3, warmup_steps=1)
-    finetune.finetune_ctc(ssl.SpeechEncoder(SMALL), items[:4], items[4:], vocab, config, progress=False)
+    finetune.finetune_ctc(ssl.SpeechEncoder(ONE_BLOCK), items[:4], items[4:], vocab, config, progress=False)
     # every step, and the one dev evaluation (its 2 utterances: one batch of transcription)
     assert len(calls) == (config.steps + 1 if short else 0)
     calls.clear()
-    model = finetune.CTCModel(ssl.SpeechEncoder(SMALL), len(vocab))
+    model = finetune.CTCModel(ssl.SpeechEncoder(ONE_BLOCK), len(vocab))
     assert finetune.transcribe(model, items, vocab, batch_size=4) == finetune.transcribe(
         model, items, vocab, batch_size=4
     )
     assert len(calls) == (2 * 2 if short else 0)  # transcription: after every batch of 4
+
+
+def test_layer_mix_of_a_list_or_of_one_tensor_along_an_axis():
+    torch.manual_seed(0)
+    layers = [torch.randn(2, 5, 8) for _ in range(3)]
+    mix = LayerMix(3, 8)
+    with torch.no_grad():
+        mix.layer_logits.copy_(torch.tensor([0.0, 1.0, 2.0]))
+    w = torch.tensor([0.0, 1.0, 2.0]).softmax(0)
+    norm = torch.nn.functional.layer_norm
+    expected = sum(w[i] * norm(layers[i], (8,), mix.norm.weight, mix.norm.bias) for i in range(3))
+    torch.testing.assert_close(mix(layers), expected)
+    torch.testing.assert_close(mix(torch.stack(layers, dim=2), dim=2), expected)  # the layers on axis 2
+    plain = LayerMix(3, norm=False)
+    torch.testing.assert_close(plain(torch.stack(layers, dim=1), dim=1), sum(layers) / 3)  # uniform at first
+    with pytest.raises(ValueError, match="expected 3 layers, got 2"):
+        mix(layers[:2])
+    with pytest.raises(ValueError, match="expected 3 layers along axis 1"):
+        plain(torch.randn(2, 4, 5, 8), dim=1)
+    with pytest.raises(ValueError, match="norm=True needs d_model"):
+        LayerMix(3)

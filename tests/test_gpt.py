@@ -179,14 +179,14 @@ def test_bad_input():
 
 
 def test_train_lm_trims_the_heap_after_every_step_where_memory_is_short(monkeypatch):
-    from speechlm import train, workers
+    from speechlm import workers
 
     stream = torch.arange(400) % 7
     runs = {}
     for short in (False, True):
         calls = []
         monkeypatch.setattr(workers, "memory_is_short", lambda short=short: short)
-        monkeypatch.setattr(train, "release_free_memory", lambda calls=calls: calls.append(1) or True)
+        monkeypatch.setattr(workers, "release_free_memory", lambda calls=calls: calls.append(1) or True)
         torch.manual_seed(0)
         model = gpt.GPT(gpt.GPTConfig(vocab_size=8, context=16, width=16, layers=1, heads=2))
         runs[short] = gpt.train_lm(model, stream, steps=5, batch_size=4, progress=False)

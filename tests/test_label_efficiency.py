@@ -5,22 +5,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from tiny_models import ONE_BLOCK
 
+from benchmarks.ctc_curves import against_course, comparison_table, label_ratio, markdown_table
 from speechlm import features, finetune, label_efficiency, ssl
 from speechlm.ctc import ALPHABET, CharVocab, normalize_text
 from speechlm.features import log_mel_features
+from speechlm.label_efficiency.arms import _encoder_lrs, _freeze_steps
+from speechlm.label_efficiency.word_shots import _draw_shots
 
-SMALL = ssl.EncoderConfig(
-    d_model=32, num_layers=1, num_heads=2, d_ff=64, pos_conv_kernel=7, pos_conv_groups=4
-)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _tone(freq: float, n: int, rng) -> np.ndarray:
@@ -44,12 +38,12 @@ def _ctc_items(n: int = 20):
 
 def test_label_ratio_interpolates_the_scratch_curve_in_log_budget():
     # scratch reaches 0.4 halfway (in log budget) between 10 and 100 labels: 10**1.5 = 31.6 labels
-    assert label_efficiency.label_ratio([10, 100], [0.4, 0.3], [0.5, 0.3]) == pytest.approx(10**0.5)
-    assert label_efficiency.label_ratio([10, 20, 40], [0.4, 0.3, 0.2], [0.6, 0.4, 0.3]) == pytest.approx(2.0)
-    assert label_efficiency.label_ratio([10, 100], [0.5, 0.3], [0.45, 0.3]) == 1.0  # scratch already better
-    assert label_efficiency.label_ratio([10, 100], [0.2, 0.1], [0.5, 0.3]) is None  # never that low
+    assert label_ratio([10, 100], [0.4, 0.3], [0.5, 0.3]) == pytest.approx(10**0.5)
+    assert label_ratio([10, 20, 40], [0.4, 0.3, 0.2], [0.6, 0.4, 0.3]) == pytest.approx(2.0)
+    assert label_ratio([10, 100], [0.5, 0.3], [0.45, 0.3]) == 1.0  # scratch already better
+    assert label_ratio([10, 100], [0.2, 0.1], [0.5, 0.3]) is None  # never that low
     with pytest.raises(ValueError, match="same length"):
-        label_efficiency.label_ratio([10, 100], [0.2], [0.5, 0.3])
+        label_ratio([10, 100], [0.2], [0.5, 0.3])
 
 
 def test_markdown_table():
@@ -60,7 +54,7 @@ def test_markdown_table():
         "pretrained_wer": 0.9,
         "scratch_wer": 1.0,
     }
-    table = label_efficiency.markdown_table([{**row, "relative_gain": 0.25}])
+    table = markdown_table([{**row, "relative_gain": 0.25}])
     assert table.splitlines()[2] == "| 25 | 0.450 | 0.600 | 0.900 | 1.000 | +25% |"
 
 
@@ -87,21 +81,21 @@ def test_another_encoder_is_fine_tuned_against_the_course_curve_with_its_scratch
 
     monkeypatch.setattr(label_efficiency, "ctc_curve", fake_curve)
     encoder = ssl.SpeechEncoder(pretrained.RECIPES["hubert"].hubert.encoder)
-    rows, course = label_efficiency.against_course(encoder, workers=2, progress=False)
+    rows, course = against_course(encoder, workers=2, progress=False)
     assert calls == {"encoder": encoder, "n": 100, "recipe": label_efficiency.CTCCurveRecipe(),
                      "scratch": course_rows, "workers": 2}  # fmt: skip
     assert course == course_rows and [r["budget"] for r in rows] == [25, 50, 100]
-    table = label_efficiency.comparison_table("v", rows, course).splitlines()
+    table = comparison_table("v", rows, course).splitlines()
     assert table[0].startswith("| labeled utterances | CER v | CER course encoder |")
     assert table[2] == "| 25 | 0.450 | 0.500 | 0.600 | +25% | +17% |" and len(table) == 5
     with pytest.raises(ValueError, match="course encoder's architecture"):
-        label_efficiency.against_course(ssl.SpeechEncoder(SMALL), progress=False)
+        against_course(ssl.SpeechEncoder(ONE_BLOCK), progress=False)
 
 
 def test_ctc_curve_compares_the_two_arms_fairly_and_in_parallel():
     items = _ctc_items()
     torch.manual_seed(0)
-    encoder = ssl.SpeechEncoder(SMALL)
+    encoder = ssl.SpeechEncoder(ONE_BLOCK)
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     recipe = label_efficiency.CTCCurveRecipe(budgets=(4, 8), steps=6, encoder_lrs=(1e-3, 3e-3), hidden=8,
                                               freeze_fraction=0.5, eval_every=3)  # fmt: skip
@@ -135,16 +129,16 @@ def test_ctc_curve_compares_the_two_arms_fairly_and_in_parallel():
 
 def test_a_frozen_pretrained_arm_runs_once_and_bad_budgets_are_refused():
     items = _ctc_items(12)
-    encoder = ssl.SpeechEncoder(SMALL)
+    encoder = ssl.SpeechEncoder(ONE_BLOCK)
     recipe = label_efficiency.CTCCurveRecipe(budgets=(4,), steps=3, encoder_lrs=(1e-3, 3e-3), eval_every=3)
-    assert label_efficiency._grid("scratch", recipe) == (1e-3, 3e-3)
-    assert label_efficiency._grid("pretrained", recipe) == (1e-3, 3e-3)  # frozen 1 step of 3, then trains
+    assert _encoder_lrs("scratch", recipe) == (1e-3, 3e-3)
+    assert _encoder_lrs("pretrained", recipe) == (1e-3, 3e-3)  # frozen 1 step of 3, then trains
     assert (
-        label_efficiency._freeze_steps("pretrained", recipe),
-        label_efficiency._freeze_steps("scratch", recipe),
+        _freeze_steps("pretrained", recipe),
+        _freeze_steps("scratch", recipe),
     ) == (1, 0)
     frozen = replace(recipe, freeze_fraction=1.0)
-    assert label_efficiency._grid("pretrained", frozen) == (1e-3,)  # frozen throughout: lr irrelevant
+    assert _encoder_lrs("pretrained", frozen) == (1e-3,)  # frozen throughout: lr irrelevant
     with pytest.raises(ValueError, match="increasing positive"):
         label_efficiency.ctc_curve(
             encoder, items, items, items, label_efficiency.CTCCurveRecipe(budgets=(8, 4))
@@ -170,13 +164,13 @@ def test_shots_curve_draws_k_per_class_and_learns_tones():
         return mels, labels
 
     train, dev, test = data(4), data(3), data(4)
-    picked = label_efficiency._draw_shots(train[1], 2, draw=0, seed=0)
+    picked = _draw_shots(train[1], 2, draw=0, seed=0)
     assert len(picked) == 6 and sorted(np.bincount([train[1][i] for i in picked])) == [2, 2, 2]
-    assert picked != label_efficiency._draw_shots(train[1], 2, draw=1, seed=0)
+    assert picked != _draw_shots(train[1], 2, draw=1, seed=0)
     with pytest.raises(ValueError, match="fewer than shots=5"):
-        label_efficiency._draw_shots(train[1], 5, draw=0, seed=0)
+        _draw_shots(train[1], 5, draw=0, seed=0)
     torch.manual_seed(0)
-    encoder = ssl.SpeechEncoder(SMALL)
+    encoder = ssl.SpeechEncoder(ONE_BLOCK)
     recipe = label_efficiency.ShotsRecipe(shots=(1, 3), draws=2, steps=40, lr_head=5e-3, encoder_lrs=(3e-3,),
                                           freeze_fraction=0.5, eval_every=10)  # fmt: skip
     rows = label_efficiency.shots_curve(encoder, train, dev, test, recipe, workers=1, progress=False)

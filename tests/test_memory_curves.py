@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_label_efficiency import SMALL, _tone
+from test_label_efficiency import _tone
+from tiny_models import ONE_BLOCK
 
 from speechlm import label_efficiency, ssl, workers
 from speechlm.features import log_mel_features
@@ -93,7 +94,7 @@ def test_the_notebooks_point_is_the_full_curves_first_point():
     labels = [0, 1] * 4
     data = (mels, labels)
     torch.manual_seed(0)
-    encoder = ssl.SpeechEncoder(SMALL)
+    encoder = ssl.SpeechEncoder(ONE_BLOCK)
     recipe = label_efficiency.ShotsRecipe(shots=(1, 2), draws=2, steps=4, eval_every=2)
     longer = label_efficiency.shots_curve(encoder, data, data, data, recipe, workers=1, progress=False)
     shorter = label_efficiency.shots_curve(

@@ -3,6 +3,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from tiny_models import CACHED
 
 from speechlm import pretrained, ssl
 from speechlm.ctc import ALPHABET
@@ -12,8 +13,7 @@ TINY = pretrained.PretrainedRecipe(
     "tiny-test",
     version=1,
     hubert=HubertRecipe(
-        encoder=ssl.EncoderConfig(n_mels=80, d_model=32, num_layers=2, num_heads=2, d_ff=64,
-                                  pos_conv_kernel=7, pos_conv_groups=4),
+        encoder=CACHED,
         n_utterances=6, n_clusters=4, steps=4, iteration2_steps=2, iteration2_layer=1, batch_size=3,
         warmup_steps=2,
     ),

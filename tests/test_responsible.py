@@ -34,14 +34,7 @@ from speechlm.responsible import (
     train_phone_encoder,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run as fast on one thread, and much faster than on two on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = ssl.EncoderConfig(

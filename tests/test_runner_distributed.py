@@ -8,9 +8,10 @@ import torch
 
 from speechlm.features import encoder_lengths
 from speechlm.runner import CHECKPOINT, ConfigError, PretrainConfig, run
+from speechlm.runner.checkpoint import _check_resumable
 from speechlm.runner.distributed import Context, shard_batches
 from speechlm.runner.objective import MaskedPrediction, utterance_masks
-from speechlm.ssl import EncoderConfig, HuBERT
+from speechlm.ssl import EncoderConfig, HuBERT, mask_spans
 
 CPU = torch.device("cpu")
 
@@ -69,6 +70,28 @@ def test_masks_and_loss_sums_do_not_depend_on_the_batching():
     assert not torch.equal(other_epoch, whole_mask)
 
 
+def test_the_summed_loss_is_hubert_s_loss():
+    """MaskedPrediction computes with HuBERT's own loss: per masked frame, the same as HuBERT's forward
+    given the same mask (eval mode, so that the mask is the only random draw)."""
+    model = _tiny_model()
+    generator = torch.Generator().manual_seed(2)
+    lengths = torch.tensor([90, 61])
+    mels = torch.randn(2, 90, 80, generator=generator)
+    targets = torch.randint(0, 8, (2, 45), generator=generator)
+    targets[1, 31:] = -100
+    torch.manual_seed(3)
+    loss, metrics = model(mels, lengths, targets)
+    torch.manual_seed(3)
+    mask = mask_spans(
+        encoder_lengths(lengths), 45, start_prob=model.start_prob, span_length=model.span_length
+    )
+    loss_sum, n_scored, n_correct = MaskedPrediction(model)(mels, lengths, targets, mask)
+    torch.testing.assert_close(loss_sum / n_scored, loss)
+    assert n_correct / n_scored == pytest.approx(metrics["accuracy"])
+    with pytest.raises(ValueError, match=r"mask must be \(batch, frames\) = \(2, 45\), got \(2, 44\)"):
+        MaskedPrediction(model)(mels, lengths, targets, mask[:, :44])
+
+
 def test_a_run_dir_holding_a_different_model_is_not_resumed(tmp_path):
     config = PretrainConfig.from_dict(
         {"run_dir": str(tmp_path), "data": {"train_size": 8, "dev_size": 2, "tasks": ["digits"]},
@@ -79,3 +102,16 @@ def test_a_run_dir_holding_a_different_model_is_not_resumed(tmp_path):
     torch.save({"config": other.to_dict()}, tmp_path / CHECKPOINT)
     with pytest.raises(ConfigError, match=r"different 'model'.*use a new run_dir"):
         run(config, progress=False)
+
+
+def test_a_checkpoint_from_before_a_model_key_existed_is_resumed(tmp_path):
+    """Keys added to the model section since a checkpoint was written (EncoderConfig's n_mels, say)
+    take their defaults, which are what that run used."""
+    config = PretrainConfig()
+    saved = config.to_dict()
+    for key in ("n_mels", "pos_conv_kernel", "pos_conv_groups"):
+        del saved["model"][key]
+    _check_resumable({"config": saved}, config, tmp_path / CHECKPOINT)
+    saved["model"]["d_model"] = 32
+    with pytest.raises(ConfigError, match=r"different 'model'"):
+        _check_resumable({"config": saved}, config, tmp_path / CHECKPOINT)

@@ -51,7 +51,9 @@ def _log(run_dir: Path) -> list[dict]:
 def test_a_killed_run_resumes_where_it_saved_and_matches_an_uninterrupted_run(tmp_path):
     whole = _pretrain(_write_config(tmp_path, "whole"))
     assert whole.returncode == 0, whole.stderr
-    crashed = _pretrain(_write_config(tmp_path, "resumed", crash_at_step=5))
+    launcher = tmp_path / "crash.py"
+    launcher.write_text(_CRASHING_LAUNCHER)
+    crashed = _pretrain(_write_config(tmp_path, "resumed"), str(launcher), "5")
     assert crashed.returncode == -9, crashed.stderr  # SIGKILL after step 5: step 4 and 5 are not saved
     saved = torch.load(tmp_path / "resumed" / CHECKPOINT, weights_only=True)
     assert (saved["step"], saved["epoch"], saved["batch_in_epoch"]) == (3, 0, 3)
@@ -69,6 +71,21 @@ def test_a_killed_run_resumes_where_it_saved_and_matches_an_uninterrupted_run(tm
     final_b = torch.load(tmp_path / "resumed" / CHECKPOINT, weights_only=True)["model"]
     for name, tensor in final_a.items():
         assert torch.equal(tensor, final_b[name]), name  # bitwise: same data order, masks and dropout
+
+
+# Runs the command, killed (SIGKILL: no cleanup at all) once step argv[1] is logged, as a crash would.
+_CRASHING_LAUNCHER = """
+import os, signal, sys
+from speechlm.runner import checkpoint
+log = checkpoint.append_log
+def append_log(path, record):
+    log(path, record)
+    if record["step"] == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+checkpoint.append_log = append_log
+from speechlm.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
 
 
 # Wraps torch.save so that every checkpoint write records which rank made it.

@@ -18,6 +18,8 @@ from speechlm.text import CharTokenizer
 
 TOL = 1e-6
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _torch_layer(d=32, heads=4, ff=64, seed=0):
     torch.manual_seed(seed)
@@ -167,15 +169,6 @@ def test_loss_ignores_padding_and_smooths_labels(smoothing):
         s2s.seq2seq_loss(logits, tgt_out, 0, 1.0)
     with pytest.raises(ValueError, match="do not match"):
         s2s.seq2seq_loss(logits, tgt_out[:, :3])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models train faster on one thread, and do not crawl on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

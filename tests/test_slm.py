@@ -6,9 +6,10 @@ import librosa
 import numpy as np
 import pytest
 import torch
+from tiny_models import TWO_BLOCKS
 
 from speechlm import gpt, slm
-from speechlm.ssl import EncoderConfig, SpeechEncoder
+from speechlm.ssl import SpeechEncoder
 
 # --- resynthesis ---------------------------------------------------------------------------------
 
@@ -109,7 +110,7 @@ def test_vocoder_default_durations_and_errors():
 
 def test_speech_tokenizer_units_and_deduplication():
     torch.manual_seed(0)
-    encoder = SpeechEncoder(EncoderConfig(d_model=32, num_layers=2, num_heads=2, d_ff=64)).eval()
+    encoder = SpeechEncoder(TWO_BLOCKS).eval()
     rng = np.random.default_rng(0)
     audios = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (8000, 5000, 6400)]
     tokenizer = slm.SpeechTokenizer.fit(encoder, audios, n_units=8, layer=2)

@@ -5,14 +5,7 @@ import torch
 from speechlm import features, ssl
 from speechlm.ssl import masking
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models train many times faster on one thread than on two that the OS must share."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = ssl.EncoderConfig(n_mels=16, d_model=32, num_layers=2, num_heads=4, d_ff=64, dropout=0.0,
@@ -168,6 +161,28 @@ def test_layer_features_returns_unpadded_frames_per_utterance():
     assert enc.training  # mode restored
     with pytest.raises(ValueError, match="layer must be in"):
         ssl.layer_features(enc, [torch.randn(41, 16)], layer=5)
+
+
+def test_encode_utterances_keeps_each_utterances_frames_as_if_encoded_alone():
+    torch.manual_seed(0)
+    enc = ssl.SpeechEncoder(SMALL).eval()
+    mels = [torch.randn(n, 16) for n in (41, 10, 30, 24)]
+    every = ssl.encode_utterances(enc, mels, batch_size=3)  # one padded batch of three, then one alone
+    assert [e.shape for e in every] == [(21, 3, 32), (5, 3, 32), (15, 3, 32), (12, 3, 32)]
+    with torch.no_grad():
+        alone = enc(mels[1][None], torch.tensor([10]))
+    torch.testing.assert_close(every[1], torch.stack(alone.layers, dim=2)[0], atol=1e-5, rtol=1e-5)
+    final = ssl.encode_utterances(enc, mels, layer="final", batch_size=2)
+    torch.testing.assert_close(final[1], alone.hidden[0], atol=1e-5, rtol=1e-5)
+    one = ssl.encode_utterances(enc, mels, layer=2, by_length=True, batch_size=2)  # order kept
+    assert [o.shape for o in one] == [(21, 32), (5, 32), (15, 32), (12, 32)]
+    torch.testing.assert_close(one[0], every[0][:, 2], atol=1e-5, rtol=1e-5)
+    pooled = ssl.encode_utterances(enc, mels, mean_pool=True)
+    torch.testing.assert_close(pooled[2], every[2].mean(0, keepdim=True), atol=1e-6, rtol=1e-6)
+    with pytest.raises(ValueError, match="layer must be 'all', 'final' or in \\[0, 2\\], got 3"):
+        ssl.encode_utterances(enc, mels, layer=3)
+    with pytest.raises(ValueError, match="no utterances"):
+        ssl.encode_utterances(enc, [])
 
 
 def test_distractors_are_other_frames_of_the_same_utterance():

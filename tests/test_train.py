@@ -10,9 +10,9 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from torch import nn
 
 from speechlm.batching import PaddedBatch
+from speechlm.metrics import accuracy
 from speechlm.train import (
     History,
-    accuracy,
     confusion_matrix,
     count_parameters,
     fit,

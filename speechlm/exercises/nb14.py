@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from speechlm import slu
+from speechlm import voice_commands
 from speechlm.corpus import sample_texts
 from speechlm.exercises import Exercise, allclose, equal, register
 
@@ -14,7 +14,7 @@ _FIELDS = ("intent", "action", "device", "room")
 
 
 def _exact_match(predictions: list[dict], references: list[dict]) -> float:
-    return slu.slu_scores(predictions, references, _FIELDS)["exact_match"]
+    return voice_commands.slu_scores(predictions, references, _FIELDS)["exact_match"]
 
 
 def _exact_match_cases(rng: np.random.Generator):
@@ -78,7 +78,7 @@ turned into underscores: ("lock", "back door") -> "lock_back_door". With it,
 a recogniser can answer the intent from its action and device slots instead of
 a separate 57-way intent classifier.
 """,
-        reference=slu.compose_intent,
+        reference=voice_commands.compose_intent,
         cases=_compose_cases,
         hint="f\"{action}_{device.replace(' ', '_')}\"",
         compare=equal,

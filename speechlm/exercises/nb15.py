@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from speechlm import spoken_classify
+from speechlm import spoken_understanding
 from speechlm.exercises import Exercise, allclose, register
 
 
@@ -46,7 +46,7 @@ def _majority_cases(rng: np.random.Generator):
 
 
 def _bucket_accuracies(values: np.ndarray, correct: np.ndarray, edges: list[float]) -> list[float]:
-    return [b.accuracy for b in spoken_classify.accuracy_by_bucket(values, correct, edges)]
+    return [b.accuracy for b in spoken_understanding.accuracy_by_bucket(values, correct, edges)]
 
 
 def _bucket_cases(rng: np.random.Generator):
@@ -102,7 +102,7 @@ Write `bucket_accuracies(values, correct, edges)`: group utterances by their
 ASR CER (`values`, (n,)) into len(edges) + 1 buckets, v <= edges[0],
 edges[0] < v <= edges[1], ..., v > edges[-1], and return the list of accuracies
 (the mean of the boolean `correct` in each bucket; NaN for an empty bucket).
-Check yourself against `spoken_classify.accuracy_by_bucket`.
+Check yourself against `spoken_understanding.accuracy_by_bucket`.
 """,
         reference=_bucket_accuracies,
         cases=_bucket_cases,

@@ -21,9 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from speechlm.batching import pad_sequences
 from speechlm.features import ENCODER_FRAME_RATE_HZ, log_mel_features
-from speechlm.ssl.encoder import SpeechEncoder
+from speechlm.ssl.encoder import SpeechEncoder, encode_utterances
 from speechlm.ssl.probe import linear_probe
 from speechlm.units import frame_phone_labels
 
@@ -36,35 +35,20 @@ __all__ = [
 ]
 
 
-@torch.no_grad()
 def encode_layers(
-    encoder: SpeechEncoder, audios: Sequence[np.ndarray], batch_size: int = 32, progress=None
+    encoder: SpeechEncoder, audios: Sequence[np.ndarray], batch_size: int = 32, progress: bool = False
 ) -> list[np.ndarray]:
     """Every layer's frames for each clip: a list of ``(num_layers + 1, frames, d_model)`` float32
     arrays (index 0: the Transformer's input, ``i``: block ``i``'s output; 50 frames/s).
 
     ``audios``: 16 kHz mono clips ``(num_samples,)``. The encoder runs in eval mode, in batches of
-    ``batch_size`` clips sorted by length (less padding); ``progress`` wraps the batch range (for
-    example ``tqdm.auto.tqdm``).
+    ``batch_size`` clips sorted by length (less padding; :func:`~speechlm.ssl.encoder.encode_utterances`).
     """
     if len(audios) == 0:
         raise ValueError("encode_layers needs at least one clip, got none")
-    was_training = encoder.training
-    encoder.eval()
-    device = next(encoder.parameters()).device
     mels = [log_mel_features(a) for a in audios]
-    order = np.argsort([len(m) for m in mels], kind="stable")
-    result: list[np.ndarray | None] = [None] * len(mels)
-    starts = range(0, len(mels), batch_size)
-    for start in progress(starts) if progress else starts:
-        index = order[start : start + batch_size]
-        padded, lengths = pad_sequences([mels[i] for i in index])
-        out = encoder(padded.to(device), lengths)
-        stacked = torch.stack(out.layers, dim=1).cpu().numpy()  # (batch, layers, frames, d_model)
-        for i, h, n in zip(index, stacked, out.lengths.tolist(), strict=True):
-            result[i] = np.ascontiguousarray(h[:, :n])
-    encoder.train(was_training)
-    return result  # type: ignore[return-value]
+    layers = encode_utterances(encoder, mels, batch_size=batch_size, by_length=True, progress=progress)
+    return [np.ascontiguousarray(h.transpose(0, 1).numpy()) for h in layers]
 
 
 @torch.no_grad()

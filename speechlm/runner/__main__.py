@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
 
+    from speechlm.runner.checkpoint import RunError, RunWarning
     from speechlm.runner.config import ConfigError, PretrainConfig, load_config
-    from speechlm.runner.loop import RunError, RunWarning, run
+    from speechlm.runner.loop import run
     from speechlm.utils import skip_triton_on_cpu
 
     skip_triton_on_cpu()  # every rank of a CPU run: no GPU compiler loaded with the optimizer

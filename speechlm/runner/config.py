@@ -10,6 +10,13 @@ Three sections, every key optional (the defaults are the tiny CPU model)::
     train:  {steps: 100, batch_size: 8, lr: 0.001, warmup_steps: 10, weight_decay: 0.01,
              grad_clip: 1.0, log_every: 10, eval_every: 50, save_every: 25}
 
+The model section is :class:`speechlm.ssl.EncoderConfig`, field for field (also
+``n_mels: 80``, ``pos_conv_kernel: 31``, ``pos_conv_groups: 8``), plus
+``n_clusters``; ``steps``, ``batch_size``, ``lr`` and ``warmup_steps`` are
+:class:`speechlm.ssl.pretrain.HubertRecipe`'s. Both sections are built from
+those dataclasses' fields, so a field added there is a config key here, with
+its type checked; only :data:`TINY_DEFAULTS` differ from the library's defaults.
+
 A float may also be written in exponent form without a dot (``lr: 1e-3``):
 PyYAML reads that as the string ``"1e-3"``, and the config converts it to the
 number it spells. Errors name the file, the key and the fix (an unknown key
@@ -30,6 +37,8 @@ from typing import Any
 import yaml
 
 from speechlm.corpus import TASKS
+from speechlm.ssl.encoder import EncoderConfig
+from speechlm.ssl.pretrain import HubertRecipe
 
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "PretrainConfig", "TrainConfig", "load_config"]
 
@@ -48,33 +57,61 @@ class DataConfig:
     tasks: list[str] | None = None  # corpus tasks; None: all
 
 
+# The runner's defaults where they differ on purpose from EncoderConfig's (the course encoder of
+# notebook 11) and HubertRecipe's (its recipe): the tiny CPU model of configs/pretrain_tiny_cpu.yaml,
+# which pretrains in about 2 minutes on 2 cores. Every other default is the library's.
+TINY_DEFAULTS = {"d_model": 64, "num_layers": 2, "d_ff": 256, "n_clusters": 50,
+                 "steps": 100, "batch_size": 8, "warmup_steps": 10}  # fmt: skip
+
+
+def _section(name: str, doc: str, borrowed: list[tuple[type, tuple[str, ...] | None]], **methods) -> type:
+    """A frozen dataclass ``name`` with the ``borrowed`` fields of other dataclasses (all of them
+    where the names are ``None``): their names, types and defaults, except :data:`TINY_DEFAULTS`."""
+    specs = []
+    for source, names in borrowed:
+        for f in dataclasses.fields(source):
+            if names is not None and f.name not in names:
+                continue
+            if f.name in TINY_DEFAULTS:
+                specs.append((f.name, f.type, field(default=TINY_DEFAULTS[f.name])))
+            else:
+                specs.append((f.name, f.type, field(default=f.default, default_factory=f.default_factory)))
+    namespace = {"__doc__": doc, "__module__": __name__, **methods}
+    return dataclasses.make_dataclass(name, specs, frozen=True, namespace=namespace)
+
+
+def _encoder_config(self) -> EncoderConfig:
+    """The :class:`EncoderConfig` that this model section describes."""
+    return EncoderConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(EncoderConfig)})
+
+
+ModelConfig = _section(
+    "ModelConfig",
+    """The encoder (every field of :class:`speechlm.ssl.EncoderConfig`; ``encoder_config()`` builds
+    it) and the number of k-means target units (``n_clusters`` of :class:`HubertRecipe`).""",
+    [(EncoderConfig, None), (HubertRecipe, ("n_clusters",))],
+    encoder_config=_encoder_config,
+)
+
+
 @dataclass(frozen=True)
-class ModelConfig:
-    """The encoder (:class:`speechlm.ssl.EncoderConfig`) and the number of k-means target units."""
+class _Schedule:
+    """The runner's own training settings (notebook 11's recipe hard-codes them)."""
 
-    d_model: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    d_ff: int = 256
-    dropout: float = 0.1
-    n_clusters: int = 50
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The optimisation: AdamW with linear warm-up and decay; ``batch_size`` is the global batch,
-    split evenly over the processes of a ``torchrun`` run."""
-
-    steps: int = 100
-    batch_size: int = 8
-    lr: float = 1e-3
-    warmup_steps: int = 10
     weight_decay: float = 0.01
-    grad_clip: float = 1.0
+    grad_clip: float = 1.0  # the largest gradient norm
     log_every: int = 10
     eval_every: int = 50
     save_every: int = 25
-    crash_at_step: int | None = None  # tests only: SIGKILL the run right after this step
+
+
+TrainConfig = _section(
+    "TrainConfig",
+    """The optimisation: AdamW with linear warm-up and decay (``steps``, ``batch_size``, ``lr`` and
+    ``warmup_steps`` as in :class:`HubertRecipe`); ``batch_size`` is the global batch, split evenly
+    over the processes of a ``torchrun`` run.""",
+    [(HubertRecipe, ("steps", "batch_size", "lr", "warmup_steps")), (_Schedule, None)],
+)
 
 
 @dataclass(frozen=True)
@@ -127,7 +164,7 @@ def load_config(path: str | os.PathLike) -> PretrainConfig:
     return PretrainConfig.from_dict({} if raw is None else raw, source=str(path))
 
 
-_TYPES = {int: (int,), float: (int, float), str: (str,)}
+_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
 
 
 def _fields(cls, raw: Any, source: str, prefix: str) -> dict:
@@ -158,12 +195,11 @@ def _check_type(f: dataclasses.Field, value: Any, source: str, key: str) -> Any:
         if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise ConfigError(f"{source}: {key} must be a list of strings or null, got {value!r}")
         return value
-    expected = {"int": int, "float": float, "str": str}[base]
-    if expected is float and isinstance(value, str):
+    if base == "float" and isinstance(value, str):
         value = _float_from_text(value, source, key)
-    if isinstance(value, bool) or not isinstance(value, _TYPES[expected]):
+    if isinstance(value, bool) != (base == "bool") or not isinstance(value, _TYPES[base]):
         raise ConfigError(f"{source}: {key} must be {'an' if base == 'int' else 'a'} {base}, got {value!r}")
-    return float(value) if expected is float else value
+    return float(value) if base == "float" else value
 
 
 def _float_from_text(value: str, source: str, key: str) -> float:
@@ -194,14 +230,20 @@ def _validate(c: PretrainConfig, source: str) -> None:
     )
     need(c.data.dev_size >= 1, f"data.dev_size must be at least 1, got {c.data.dev_size}")
     m = c.model
-    need(
-        m.d_model > 0 and m.num_layers > 0 and m.num_heads > 0 and m.d_ff > 0, "model sizes must be positive"
-    )
+    for f in dataclasses.fields(EncoderConfig):
+        value = getattr(m, f.name)
+        need(f.type != "int" or value > 0, f"model sizes must be positive, got model.{f.name}: {value}")
     need(m.d_model % m.num_heads == 0,
          f"model.d_model ({m.d_model}) must be divisible by model.num_heads ({m.num_heads})")  # fmt: skip
     need(
-        m.d_model % 8 == 0,
-        f"model.d_model ({m.d_model}) must be a multiple of 8 (the position conv's groups)",
+        m.d_model % m.pos_conv_groups == 0,
+        f"model.d_model ({m.d_model}) must be a multiple of model.pos_conv_groups ({m.pos_conv_groups}), "
+        "the position conv's groups",
+    )
+    need(
+        m.pos_conv_kernel % 2 == 1,
+        f"model.pos_conv_kernel must be odd (so that the position conv keeps the length), got "
+        f"{m.pos_conv_kernel}",
     )
     for section, values in (("model", m), ("train", c.train)):
         for f in dataclasses.fields(values):

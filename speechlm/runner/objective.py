@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from speechlm.features import encoder_lengths
 from speechlm.ssl import HuBERT, mask_spans
-from speechlm.ssl.hubert import IGNORE
 
 __all__ = ["MaskedPrediction", "utterance_masks"]
 
@@ -50,9 +48,10 @@ class MaskedPrediction(nn.Module):
     """Wraps a :class:`HuBERT` (``self.hubert``) so that ``forward`` returns sums, not means.
 
     ``forward(mels (batch, mel_frames, n_mels), mel_lengths (batch,), targets (batch, frames),
-    mask (batch, frames))`` returns ``(loss_sum, n_scored, n_correct)``: the summed
-    cross-entropy over masked, non-padded frames (a scalar with gradient) and two
-    int64 counts. Going through one ``forward`` lets DistributedDataParallel see the call.
+    mask (batch, frames))`` returns ``(loss_sum, n_scored, n_correct)``: HuBERT's loss
+    (:meth:`HuBERT.prediction_loss`) summed over masked, non-padded frames (a scalar with
+    gradient) and two int64 counts. Going through one ``forward`` lets DistributedDataParallel
+    see the call.
     """
 
     def __init__(self, hubert: HuBERT):
@@ -60,16 +59,8 @@ class MaskedPrediction(nn.Module):
         self.hubert = hubert
 
     def forward(self, mels, mel_lengths, targets, mask):
-        encoder = self.hubert.encoder
-        frames, lengths = encoder.frontend(mels, mel_lengths)
-        if targets.shape != frames.shape[:2] or mask.shape != frames.shape[:2]:
-            raise ValueError(
-                f"targets and mask must be (batch, frames) = {tuple(frames.shape[:2])}, got "
-                f"{tuple(targets.shape)} and {tuple(mask.shape)}"
-            )
-        out = encoder.transformer(encoder.apply_mask(frames, mask), lengths)
-        scored = mask & ~out.padding_mask & (targets != IGNORE)
-        logits = self.hubert.logits(out.hidden[scored])
-        loss_sum = F.cross_entropy(logits, targets[scored], reduction="sum")
+        hidden, mask, valid = self.hubert.encode_masked(mels, mel_lengths, targets, mask)
+        scored = mask & valid
+        loss_sum, logits = self.hubert.prediction_loss(hidden, targets, scored, reduction="sum")
         correct = (logits.detach().argmax(-1) == targets[scored]).sum()
         return loss_sum, scored.sum(), correct

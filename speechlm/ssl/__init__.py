@@ -1,7 +1,7 @@
 """Self-supervised speech pretraining (notebook 11): the encoder, span masking, HuBERT's masked
 prediction and wav2vec 2.0's contrastive objective."""
 
-from speechlm.ssl.encoder import EncoderConfig, EncoderOutput, SpeechEncoder
+from speechlm.ssl.encoder import EncoderConfig, EncoderOutput, SpeechEncoder, encode_utterances
 from speechlm.ssl.hubert import HuBERT, collate_targets, cosine_logits, layer_features
 from speechlm.ssl.masking import expected_mask_fraction, mask_spans
 from speechlm.ssl.probe import linear_probe
@@ -16,6 +16,7 @@ __all__ = [
     "Wav2Vec2",
     "collate_targets",
     "cosine_logits",
+    "encode_utterances",
     "expected_mask_fraction",
     "layer_features",
     "linear_probe",

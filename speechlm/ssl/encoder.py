@@ -17,6 +17,7 @@ HuBERT's iteration-2 targets, which cluster an intermediate layer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -25,11 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from speechlm.batching import lengths_to_mask
+from speechlm.batching import lengths_to_mask, pad_sequences
 from speechlm.features import encoder_lengths
 from speechlm.transformer import EncoderBlock
 
-__all__ = ["EncoderConfig", "EncoderOutput", "SpeechEncoder"]
+__all__ = ["EncoderConfig", "EncoderOutput", "SpeechEncoder", "encode_utterances"]
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,63 @@ class SpeechEncoder(nn.Module):
         if mask is not None:
             frames = self.apply_mask(frames, mask)
         return self.transformer(frames, lengths)
+
+
+@torch.no_grad()
+def encode_utterances(
+    encoder: SpeechEncoder,
+    mels: Sequence[torch.Tensor],
+    *,
+    layer: int | str = "all",
+    batch_size: int = 32,
+    by_length: bool = False,
+    mean_pool: bool = False,
+    progress: bool = False,
+    desc: str = "encoding",
+) -> list[torch.Tensor]:
+    """Run a frozen ``encoder`` over utterances, one padded batch at a time, and keep each one's frames.
+
+    The course's one way from log-mels to an encoder's features (k-means targets and probes, the
+    spoken-understanding classifiers, translation, interpretability). ``mels``: ``(mel_frames,
+    n_mels)`` tensors (:func:`speechlm.features.log_mel_features`). Per utterance, its real frames at
+    50 frames/s (float32, on the CPU, copied out of the padded batch so that the batch is freed):
+    ``layer="all"``: every layer of :attr:`EncoderOutput.layers`, ``(frames, num_layers + 1,
+    d_model)``; an int: that layer, ``(frames, d_model)`` (0: the Transformer's input);
+    ``"final"``: the final output :attr:`EncoderOutput.hidden` (after the last LayerNorm).
+    ``mean_pool``: each utterance's mean over its frames instead, with a frame axis of 1.
+    ``by_length``: batch utterances of similar length together (less padding; the results come
+    back in the order of ``mels``). Eval mode (the encoder's mode is restored); where memory is
+    short (Binder) the C heap is handed back after every batch.
+    """
+    from tqdm.auto import tqdm
+
+    from speechlm import workers
+
+    if len(mels) == 0:
+        raise ValueError("no utterances to encode: mels is empty")
+    num_layers = len(encoder.layers)
+    if not (layer in ("all", "final") or (isinstance(layer, int) and 0 <= layer <= num_layers)):
+        raise ValueError(f"layer must be 'all', 'final' or in [0, {num_layers}], got {layer!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    was_training = encoder.training
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    order = sorted(range(len(mels)), key=lambda i: len(mels[i])) if by_length else list(range(len(mels)))
+    result: list[torch.Tensor | None] = [None] * len(mels)
+    trim = workers.memory_is_short()
+    for start in tqdm(range(0, len(mels), batch_size), desc=desc, disable=not progress, mininterval=1.0):
+        index = order[start : start + batch_size]
+        padded, lengths = pad_sequences([mels[i] for i in index])
+        out = encoder(padded.to(device), lengths)
+        if layer == "all":
+            frames = torch.stack(out.layers, dim=2).cpu()  # (batch, frames, layers, d_model)
+        else:
+            frames = (out.hidden if layer == "final" else out.layers[layer]).cpu()
+        for i, hidden, n in zip(index, frames, out.lengths.tolist(), strict=True):
+            result[i] = hidden[:n].mean(0, keepdim=True) if mean_pool else hidden[:n].clone()
+        del out, frames, padded
+        if trim:
+            workers.release_free_memory()
+    encoder.train(was_training)
+    return result  # type: ignore[return-value]

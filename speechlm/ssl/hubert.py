@@ -26,15 +26,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from speechlm.batching import pad_sequences
-from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
+from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder, encode_utterances
 from speechlm.ssl.masking import DEFAULT_SPAN_LENGTH, DEFAULT_START_PROB, mask_spans
-from speechlm.train import release_free_memory
 
-__all__ = ["IGNORE", "LOSS_ON", "HuBERT", "collate_targets", "cosine_logits", "layer_features"]
+__all__ = ["LOSS_ON", "PAD_TARGET", "HuBERT", "collate_targets", "cosine_logits", "layer_features"]
 
 LOSS_ON = ("masked", "all")  # the frames the loss scores: the masked ones (HuBERT's choice) or every one
 
-IGNORE = -100  # target value of padded frames
+PAD_TARGET = -100  # target value of padded frames
 
 
 def collate_targets(
@@ -43,7 +42,9 @@ def collate_targets(
     """``collate_fn`` for ``(mels (mel_frames, n_mels), targets (frames,))`` pairs: returns padded
     ``(mels, mel_lengths, targets)``, targets padded with ``-100``; feeds ``HuBERT(*batch)``."""
     mels, mel_lengths = pad_sequences([m for m, _ in items])
-    targets, _ = pad_sequences([torch.as_tensor(t, dtype=torch.long) for _, t in items], padding_value=IGNORE)
+    targets, _ = pad_sequences(
+        [torch.as_tensor(t, dtype=torch.long) for _, t in items], padding_value=PAD_TARGET
+    )
     return mels, mel_lengths, targets
 
 
@@ -66,6 +67,9 @@ class HuBERT(nn.Module):
     int64 cluster ids (``-100`` at padding) returns ``(loss, metrics)``:
     ``metrics["accuracy"]`` is the share of masked frames whose cluster is
     predicted right, ``metrics["mask_fraction"]`` the share of frames masked.
+    Its two steps, :meth:`encode_masked` (with a given mask or a drawn one) and
+    :meth:`prediction_loss`, are also what the pretraining runner's
+    :class:`speechlm.runner.objective.MaskedPrediction` computes with (notebook 18).
     """
 
     def __init__(
@@ -93,32 +97,62 @@ class HuBERT(nn.Module):
         """``(batch, frames, d_model)`` encoder output to ``(batch, frames, n_clusters)`` logits."""
         return cosine_logits(self.proj(hidden), self.cluster_embeddings, self.temperature)
 
-    def forward(
-        self, mels: torch.Tensor, mel_lengths: torch.Tensor, targets: torch.Tensor
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    def encode_masked(
+        self,
+        mels: torch.Tensor,
+        mel_lengths: torch.Tensor,
+        targets: torch.Tensor,
+        mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encode ``mels (batch, mel_frames, n_mels)`` with span-masked frames.
+
+        ``mask (batch, frames)`` bool, True where a frame is masked; ``None`` draws
+        one from the global random generator (``start_prob``, ``span_length``).
+        Returns ``hidden (batch, frames, d_model)``, the ``mask`` and ``valid (batch,
+        frames)``: True at frames that are not padding and have a target.
+        """
         frames, lengths = self.encoder.frontend(mels, mel_lengths)
         if targets.shape != frames.shape[:2]:
             raise ValueError(
                 f"targets must be (batch, frames) = {tuple(frames.shape[:2])} (one cluster per 20 ms "
                 f"encoder frame), got {tuple(targets.shape)}"
             )
-        mask = mask_spans(
-            lengths.cpu(), frames.shape[1], start_prob=self.start_prob, span_length=self.span_length
-        )
-        mask = mask.to(frames.device)
+        if mask is None:
+            mask = mask_spans(
+                lengths.cpu(), frames.shape[1], start_prob=self.start_prob, span_length=self.span_length
+            )
+            mask = mask.to(frames.device)
+        elif mask.shape != frames.shape[:2]:
+            raise ValueError(
+                f"mask must be (batch, frames) = {tuple(frames.shape[:2])}, got {tuple(mask.shape)}"
+            )
         out = self.encoder.transformer(self.encoder.apply_mask(frames, mask), lengths)
-        valid = ~out.padding_mask & (targets != IGNORE)
+        valid = ~out.padding_mask & (targets != PAD_TARGET)
+        return out.hidden, mask, valid
+
+    def prediction_loss(
+        self, hidden: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor, reduction: str = "mean"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """HuBERT's loss: the cross-entropy of the cosine logits of ``hidden (batch, frames, d_model)``
+        against ``targets (batch, frames)`` at the frames where ``scored (batch, frames)`` is True,
+        ``reduction`` ``"mean"`` or ``"sum"`` over them. Returns the loss and the logits
+        ``(n_scored, n_clusters)``."""
+        logits = self.logits(hidden[scored])
+        return F.cross_entropy(logits, targets[scored], reduction=reduction), logits
+
+    def forward(
+        self, mels: torch.Tensor, mel_lengths: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        hidden, mask, valid = self.encode_masked(mels, mel_lengths, targets)
         scored = mask & valid if self.loss_on == "masked" else valid
-        logits = self.logits(out.hidden[scored])
-        loss = F.cross_entropy(logits, targets[scored])
+        loss, _ = self.prediction_loss(hidden, targets, scored)
         with torch.no_grad():
-            on_masked = self.logits(out.hidden[mask & valid]).argmax(-1) == targets[mask & valid]
+            on_masked = self.logits(hidden[mask & valid]).argmax(-1) == targets[mask & valid]
         metrics = {"accuracy": on_masked.float().mean().item(), "mask_fraction": (mask & valid).sum().item() /
                    valid.sum().item()}  # fmt: skip
         return loss, metrics
 
 
-@torch.no_grad()
 def layer_features(
     encoder: SpeechEncoder, mels: list[torch.Tensor], layer: int, batch_size: int = 32
 ) -> list[np.ndarray]:
@@ -127,23 +161,10 @@ def layer_features(
     ``mels``: a list of ``(mel_frames, n_mels)`` log-mel tensors. ``layer``
     indexes :attr:`EncoderOutput.layers` (0: the Transformer's input, ``i``:
     block ``i``'s output). Returns a list of ``(frames, d_model)`` float32
-    arrays, the iteration-2 k-means input and the input of layer probes. One batch of
-    ``batch_size`` utterances is encoded at a time, and its memory is handed back before the next.
+    arrays, the iteration-2 k-means input and the input of layer probes
+    (:func:`~speechlm.ssl.encoder.encode_utterances`, ``batch_size`` utterances at a time).
     """
     n_layers = len(encoder.layers)
     if not 0 <= layer <= n_layers:
         raise ValueError(f"layer must be in [0, {n_layers}], got {layer}")
-    was_training = encoder.training
-    encoder.eval()
-    device = next(encoder.parameters()).device
-    result = []
-    for start in range(0, len(mels), batch_size):
-        padded, lengths = pad_sequences(mels[start : start + batch_size])
-        out = encoder(padded.to(device), lengths)
-        hidden = out.layers[layer].cpu().numpy()
-        # copies, so that the padded batch array is not kept alive by views of it
-        result.extend(h[:n].copy() for h, n in zip(hidden, out.lengths.tolist(), strict=True))
-        del out, hidden
-        release_free_memory()  # batches differ in length: without this the heap grows batch after batch
-    encoder.train(was_training)
-    return result
+    return [h.numpy() for h in encode_utterances(encoder, mels, layer=layer, batch_size=batch_size)]

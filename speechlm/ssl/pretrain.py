@@ -20,16 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from speechlm import units
+from speechlm import units, workers
 from speechlm.features import log_mel_features, mfcc_features
 from speechlm.optim import scheduler
 from speechlm.ssl.encoder import EncoderConfig
 from speechlm.ssl.hubert import HuBERT, check_loss_on, collate_targets, layer_features
 from speechlm.ssl.wav2vec2 import Wav2Vec2
-from speechlm.train import fit, release_free_memory
-from speechlm.workers import memory_is_short
+from speechlm.train import fit
 
-__all__ = ["HubertRecipe", "kmeans_targets", "pretrain_hubert", "pretrain_wav2vec2"]
+__all__ = ["HubertRecipe", "kmeans_targets", "pretrain_hubert", "pretrain_wav2vec2", "train_on_targets"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,9 @@ def kmeans_targets(
     return [units.assign_units(kmeans, f) for f in features], kmeans
 
 
-def _train(model, mels, targets, recipe: HubertRecipe, steps: int, progress: bool, seed: int, step_fn=None):
+def train_on_targets(
+    model, mels, targets, recipe: HubertRecipe, steps: int, progress: bool, seed: int, step_fn=None
+):
     """``steps`` updates of ``model`` on batches of ``(mels, mel_lengths, targets)`` (AdamW, warm-up
     then linear decay, gradients clipped at 1); ``step_fn`` as in :func:`speechlm.train.fit`. Where
     memory is short (Binder's 2 GB, :func:`speechlm.workers.memory_is_short`) the C heap is trimmed
@@ -84,7 +85,7 @@ def _train(model, mels, targets, recipe: HubertRecipe, steps: int, progress: boo
     )  # fmt: skip
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.01)
     schedule = scheduler(optimizer, steps, recipe.warmup_steps)
-    short = memory_is_short()
+    short = workers.memory_is_short()
     model.encoder.checkpoint_blocks = short  # recompute each block in backward: same gradients
     try:
         return fit(model, loader, optimizer=optimizer, steps=steps, step_fn=step_fn, scheduler=schedule,
@@ -112,12 +113,12 @@ def pretrain_hubert(audios: Iterable[np.ndarray], recipe: HubertRecipe, *, progr
         mfcc, recipe.n_clusters, seed=recipe.seed, max_frames=recipe.max_kmeans_frames
     )
     del mfcc
-    release_free_memory()
+    workers.release_free_memory()
     torch.manual_seed(recipe.seed)
     model = HuBERT(recipe.n_clusters, recipe.encoder, loss_on=recipe.loss_on)
-    history = _train(model, mels, targets, recipe, recipe.steps, progress, recipe.seed)
+    history = train_on_targets(model, mels, targets, recipe, recipe.steps, progress, recipe.seed)
     info = {"accuracy_it1": _last_accuracy(model, mels, targets), "time_s": history.time_s}
-    release_free_memory()
+    workers.release_free_memory()
     if recipe.iteration2_steps > 0:
         hidden = layer_features(model.encoder, mels, recipe.iteration2_layer)
         targets, _ = kmeans_targets(
@@ -127,12 +128,14 @@ def pretrain_hubert(audios: Iterable[np.ndarray], recipe: HubertRecipe, *, progr
             max_frames=recipe.max_kmeans_frames,
         )
         del hidden
-        release_free_memory()
+        workers.release_free_memory()
         encoder_state = model.encoder.state_dict()
         torch.manual_seed(recipe.seed + 1)
         model = HuBERT(recipe.n_clusters, recipe.encoder, loss_on=recipe.loss_on)
         model.encoder.load_state_dict(encoder_state)
-        history2 = _train(model, mels, targets, recipe, recipe.iteration2_steps, progress, recipe.seed + 1)
+        history2 = train_on_targets(
+            model, mels, targets, recipe, recipe.iteration2_steps, progress, recipe.seed + 1
+        )
         info["accuracy_it2"] = _last_accuracy(model, mels, targets)
         info["time_s"] += history2.time_s
     return model.encoder, info
@@ -165,7 +168,7 @@ def pretrain_wav2vec2(audios: Iterable[np.ndarray], recipe: HubertRecipe, *, pro
         return loss
 
     no_targets = [np.zeros(1, dtype=np.int64)] * len(mels)
-    history = _train(model, mels, no_targets, recipe, steps, progress, recipe.seed, step_fn=step)
+    history = train_on_targets(model, mels, no_targets, recipe, steps, progress, recipe.seed, step_fn=step)
     info = {
         "loss_start": history.train_loss[0],  # mean loss of the first logging interval
         "loss": history.train_loss[-1],  # and of the last

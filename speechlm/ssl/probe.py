@@ -7,9 +7,14 @@ compare the layers of a pretrained encoder (and MFCC) without fine-tuning.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from speechlm.train import fit
 
 __all__ = ["linear_probe"]
 
@@ -42,15 +47,28 @@ def linear_probe(
     mean, std = x_train.mean(0), x_train.std(0) + 1e-5
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     generator = torch.Generator().manual_seed(seed)
-    weight = (0.01 * torch.randn(x_train.shape[1], len(classes), generator=generator)).requires_grad_()
-    bias = torch.zeros(len(classes), requires_grad=True)
-    optimizer = torch.optim.Adam([weight, bias], lr=lr, weight_decay=weight_decay)
-    targets = torch.as_tensor(y_train)
-    for _ in range(steps):
-        loss = F.cross_entropy(x_train @ weight + bias, targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    probe = _SoftmaxRegression(0.01 * torch.randn(x_train.shape[1], len(classes), generator=generator))
+    optimizer = torch.optim.Adam(probe.parameters(), lr=lr, weight_decay=weight_decay)
+    full_batch = itertools.repeat((x_train, torch.as_tensor(y_train)))
+    fit(
+        probe,
+        full_batch,
+        optimizer=optimizer,
+        steps=steps,
+        loss_fn=F.cross_entropy,
+        log_every=steps,
+        progress=False,
+    )
     with torch.no_grad():
-        predicted = (x_test @ weight + bias).argmax(1)
+        predicted = probe(x_test).argmax(1)
     return float((predicted == y_test).float().mean())
+
+
+class _SoftmaxRegression(nn.Module):
+    def __init__(self, weight: torch.Tensor):
+        super().__init__()
+        self.weight = nn.Parameter(weight)  # (dim, classes)
+        self.bias = nn.Parameter(torch.zeros(weight.shape[1]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight + self.bias

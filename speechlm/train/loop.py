@@ -1,62 +1,22 @@
-"""The course's one training loop, evaluation helpers and a history plot (introduced in notebook 05).
-
-:func:`fit` trains any ``torch.nn.Module``. What one step computes is a
-callback, so the same loop serves classifiers, BERT, GPT, CTC and
-pretraining:
-
-- ``step_fn(model, batch) -> loss`` (or ``(loss, {"name": value, ...})``) for
-  anything custom;
-- else ``loss_fn``: the batch is a tuple ``(*inputs, target)`` (for example a
-  :class:`speechlm.batching.PaddedBatch`) and the loss is
-  ``loss_fn(model(*inputs), target)``;
-- else the model computes its own loss: ``loss = model(*batch)`` (or
-  ``model(**batch)`` for a dict).
-
-It moves batches to the device, clips gradients, steps an optional scheduler
-(:mod:`speechlm.optim`), shows a ``tqdm.auto`` bar with the live loss,
-evaluates on ``eval_loader`` (or with ``eval_fn``, for a metric such as a
-character error rate), keeps the weights of the best evaluation if asked
-(``keep_best``), and returns a :class:`History`. A loader without a length
-(an endless sampler of random batches) trains for ``steps``. With the same seed two runs give identical
-histories. ``checkpoint=path`` saves model and optimizer state dicts
-atomically at every evaluation; :func:`load_checkpoint` reads them back with
-``weights_only=True``.
-"""
+"""The training loop :func:`fit`, its default step and :func:`evaluate` (notebook 05); the package
+docstring (:mod:`speechlm.train`) says what one step computes."""
 
 from __future__ import annotations
 
 import copy
-import ctypes
-import functools
 import math
-import pickle
-import sys
 import time
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from speechlm.utils import atomic_path, set_seed
-
-__all__ = [
-    "History",
-    "accuracy",
-    "confusion_matrix",
-    "count_parameters",
-    "evaluate",
-    "fit",
-    "load_checkpoint",
-    "plot_history",
-    "predict",
-    "release_free_memory",
-    "to_device",
-]
+from speechlm import workers
+from speechlm.train.checkpoint import _save_checkpoint
+from speechlm.utils import set_seed
 
 StepFn = Callable[[torch.nn.Module, Any], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
 
@@ -96,31 +56,12 @@ def to_device(batch: Any, device: torch.device | str | None) -> Any:
     return batch
 
 
-def release_free_memory() -> bool:
-    """Hand the C heap's free pages back to the operating system (glibc's ``malloc_trim``).
+def default_step_fn(loss_fn: Callable | None) -> StepFn:
+    """The ``step_fn`` :func:`fit` uses when given none. With ``loss_fn``, a batch ``(*inputs, target)``
+    gives ``loss_fn(model(*inputs), target)``, plus the accuracy when the output is class scores
+    ``(batch, classes)`` and the target integer labels ``(batch,)``; without, the model computes its own
+    loss: ``model(*batch)``, or ``model(**batch)`` for a dict."""
 
-    PyTorch frees a step's activations into the C heap, which keeps them. With variable-length
-    batches every step asks for other sizes, the free blocks no longer fit, and the heap grows step
-    after step: the course encoder's pretraining (notebook 11) grew from 1.3 to 2.7 GB over its 750
-    steps, though one step needs about 0.5 GB. Trimming after each step keeps the resident memory at
-    what one step needs (``fit(release_memory=True)``). Returns True when pages were handed back
-    (always False where the C library is not glibc); computed numbers are unchanged either way.
-    """
-    trim = _malloc_trim()
-    return trim is not None and bool(trim(0))
-
-
-@functools.cache
-def _malloc_trim():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None).malloc_trim  # glibc only; musl and others have no malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-def _default_step(loss_fn: Callable | None) -> StepFn:
     def step(model, batch):
         if loss_fn is None:
             return model(**batch) if isinstance(batch, dict) else model(*batch)
@@ -201,9 +142,10 @@ def fit(
     of ``train_loader``); evaluation also runs after the last step.
     ``seed`` re-seeds everything first (:func:`speechlm.utils.set_seed`), so
     building the loader and model before calling ``fit`` with a seed is
-    reproducible as long as they were seeded too. ``release_memory`` trims the C heap after
-    every step (:func:`release_free_memory`): for variable-length batches of large activations, where
-    the heap otherwise grows step after step; it costs the step's page faults again. The default
+    reproducible as long as they were seeded too. ``release_memory`` trims the C heap after every
+    step (:func:`speechlm.workers.release_free_memory`): for variable-length batches of large
+    activations, where the heap otherwise grows step after step; it costs the step's page faults
+    again. The default
     (None) trims where memory is short (:func:`speechlm.workers.memory_is_short`: Binder's 2 GB).
 
     ``eval_fn(model) -> {"name": value}`` evaluates instead of ``eval_loader`` (the model in eval
@@ -232,9 +174,7 @@ def fit(
     if keep_best is not None and eval_fn is None and eval_loader is None:
         raise ValueError(f"keep_best={keep_best!r} needs an evaluation: pass eval_loader or eval_fn")
     if release_memory is None:
-        from speechlm.workers import memory_is_short
-
-        release_memory = memory_is_short()
+        release_memory = workers.memory_is_short()
     if seed is not None:
         set_seed(seed)
     per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
@@ -249,7 +189,7 @@ def fit(
     if not 0 <= start_step < steps:
         raise ValueError(f"start_step must be in [0, steps) = [0, {steps}), got {start_step}")
     eval_every = eval_every or per_epoch or steps
-    step_fn = step_fn or _default_step(loss_fn)
+    step_fn = step_fn or default_step_fn(loss_fn)
     if device is not None:
         model.to(device)
     history = History()
@@ -302,7 +242,7 @@ def fit(
                 after_step(step, loss, metrics)
             del loss, metrics
             if release_memory:
-                release_free_memory()
+                workers.release_free_memory()
             if step == steps:
                 break
         if not yielded:
@@ -332,117 +272,3 @@ def _better(scores: dict[str, float], name: str, mode: str, best: float | None) 
         raise KeyError(f"keep_best={name!r}, but the evaluation gave only {sorted(scores)}")
     value = float(scores[name])
     return best is None or (value < best if mode == "min" else value > best)
-
-
-def _save_checkpoint(path, model, optimizer, step: int, history: History) -> None:
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-        "history": history.to_dict(),
-    }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(
-    path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
-) -> dict:
-    """Load a checkpoint written by :func:`fit` into ``model`` (and ``optimizer``); returns the whole
-    dict (``"step"``, ``"history"``). Uses ``torch.load(weights_only=True)``: no pickled code runs.
-    A file that is not such a checkpoint (empty, truncated, something else) raises ValueError naming it:
-    it is your own checkpoint, so it is never silently replaced."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or not {"model", "optimizer", "step"} <= state.keys():
-            raise ValueError("not a dict with 'model', 'optimizer' and 'step'")
-    except PermissionError:
-        raise
-    except (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as error:
-        raise ValueError(
-            f"the checkpoint {path} is damaged or not written by fit() ({type(error).__name__}): "
-            "delete it and train again, or pass the path of an intact checkpoint"
-        ) from None
-    model.load_state_dict(state["model"])
-    if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    return state
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, loader: Iterable, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run a classifier over ``(*inputs, target)`` batches; returns ``(logits (n, classes), targets (n,))``
-    on the CPU, in eval mode."""
-    was_training = model.training
-    model.eval()
-    outputs, targets = [], []
-    for batch in loader:
-        *inputs, target = to_device(batch, device)
-        outputs.append(model(*inputs).cpu())
-        targets.append(target.cpu())
-    model.train(was_training)
-    return torch.cat(outputs), torch.cat(targets)
-
-
-def accuracy(logits_or_predictions: torch.Tensor, targets: torch.Tensor) -> float:
-    """Fraction of correct predictions; accepts logits ``(n, classes)`` or predicted indices ``(n,)``."""
-    pred = torch.as_tensor(logits_or_predictions)
-    pred = pred.argmax(dim=-1) if pred.ndim == 2 else pred
-    targets = torch.as_tensor(targets)
-    if pred.shape != targets.shape:
-        raise ValueError(
-            f"predictions {tuple(pred.shape)} and targets {tuple(targets.shape)} differ in shape"
-        )
-    if targets.numel() == 0:
-        raise ValueError("accuracy of an empty set is undefined")
-    return (pred == targets).float().mean().item()
-
-
-def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_classes: int) -> np.ndarray:
-    """``(num_classes, num_classes)`` counts, row = true class, column = predicted class
-    (the convention of ``sklearn.metrics.confusion_matrix``)."""
-    pred = torch.as_tensor(predictions)
-    pred = pred.argmax(dim=-1) if pred.ndim == 2 else pred
-    pred, targets = (
-        pred.cpu().numpy().astype(np.int64),
-        torch.as_tensor(targets).cpu().numpy().astype(np.int64),
-    )
-    if pred.shape != targets.shape:
-        raise ValueError(f"predictions {pred.shape} and targets {targets.shape} differ in shape")
-    for name, arr in (("predictions", pred), ("targets", targets)):
-        if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
-            raise ValueError(f"{name} must lie in [0, {num_classes}), got range [{arr.min()}, {arr.max()}]")
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (targets, pred), 1)
-    return matrix
-
-
-def count_parameters(model: torch.nn.Module) -> int:
-    """Number of trainable parameters of ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def plot_history(history: History, ax=None, metric: str | None = "accuracy"):
-    """Plot training loss (and evaluation loss) against steps; ``metric`` from ``history.eval`` on a
-    twin axis when present. Returns the matplotlib axes."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots()
-    ax.plot(history.steps, history.train_loss, label="train loss")
-    if "loss" in history.eval:
-        ax.plot(history.eval_steps, history.eval["loss"], "o-", label="eval loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    handles, labels = ax.get_legend_handles_labels()
-    if metric and metric in history.eval:
-        twin = ax.twinx()
-        twin.plot(history.eval_steps, history.eval[metric], "s--", color="C2", label=f"eval {metric}")
-        twin.set_ylabel(metric)
-        h2, l2 = twin.get_legend_handles_labels()
-        handles, labels = handles + h2, labels + l2
-    ax.legend(handles, labels, loc="center right", fontsize="small")
-    return ax

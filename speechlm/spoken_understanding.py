@@ -27,8 +27,9 @@ from torch import nn
 from speechlm import metrics
 from speechlm.audio import SAMPLE_RATE
 from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences, random_batches
+from speechlm.heads import LayerMix
 from speechlm.optim import scheduler
-from speechlm.ssl.encoder import SpeechEncoder
+from speechlm.ssl.encoder import SpeechEncoder, encode_utterances
 from speechlm.train import fit
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 
-@torch.no_grad()
 def speech_features(
     encoder: SpeechEncoder,
     mels: Sequence[torch.Tensor],
@@ -62,33 +62,13 @@ def speech_features(
     layer is averaged over the utterance's frames first, giving ``(1,
     num_layers + 1, d_model)``: a :class:`PooledClassifier` with
     ``pooling="mean"`` gives the same logits on these as on the full frames,
-    for a fraction of the memory. Where memory is short (Binder) the C heap is
-    handed back after every batch.
+    for a fraction of the memory. (:func:`~speechlm.ssl.encoder.encode_utterances`.)
     """
-    from tqdm.auto import tqdm
-
-    from speechlm.train import release_free_memory
-    from speechlm.workers import memory_is_short
-
     if len(mels) == 0:
         raise ValueError("speech_features needs at least one utterance, got none")
-    was_training = encoder.training
-    encoder.eval()
-    device = next(encoder.parameters()).device
-    result = []
-    trim = memory_is_short()
-    starts = range(0, len(mels), batch_size)
-    for start in tqdm(starts, desc="encoding", disable=not progress, mininterval=1.0):
-        padded, lengths = pad_sequences(mels[start : start + batch_size])
-        out = encoder(padded.to(device), lengths)
-        layers = torch.stack(out.layers, dim=2).cpu()  # (batch, frames, layers, d_model)
-        for hidden, n in zip(layers, out.lengths.tolist(), strict=True):
-            result.append(hidden[:n].mean(0, keepdim=True) if mean_pool else hidden[:n].clone())
-        del out, layers, padded
-        if trim:
-            release_free_memory()
-    encoder.train(was_training)
-    return result
+    return encode_utterances(
+        encoder, mels, layer="all", mean_pool=mean_pool, batch_size=batch_size, progress=progress
+    )
 
 
 class PooledClassifier(nn.Module):
@@ -99,8 +79,8 @@ class PooledClassifier(nn.Module):
     training features (:meth:`fit_normalisation`); the layers are then mixed,
 
     - ``layer=k``: layer ``k`` only;
-    - ``layer=None``: :math:`\\sum_l \\operatorname{softmax}(a)_l\\, h_l` with
-      learned :math:`a` (initially uniform);
+    - ``layer=None``: a learned :class:`~speechlm.heads.LayerMix`, :math:`\\sum_l
+      \\operatorname{softmax}(a)_l\\, h_l` (initially uniform; ``mix.weights()`` after training);
 
     then pooled over the real frames,
 
@@ -138,7 +118,7 @@ class PooledClassifier(nn.Module):
         self.layer, self.pooling = layer, pooling
         self.register_buffer("feature_mean", torch.zeros(num_layers, dim))
         self.register_buffer("feature_std", torch.ones(num_layers, dim))
-        self.layer_logits = nn.Parameter(torch.zeros(num_layers)) if layer is None else None
+        self.mix = LayerMix(num_layers, norm=False) if layer is None else None  # standardised already
         self.attention = nn.Linear(dim, 1) if pooling == "attention" else None
         self.dropout = nn.Dropout(dropout)
         if hidden:
@@ -164,20 +144,11 @@ class PooledClassifier(nn.Module):
         self.feature_mean.copy_(frames.mean(0))
         self.feature_std.copy_(frames.std(0) + 1e-5)
 
-    def layer_weights(self) -> torch.Tensor:
-        """The weight of each layer in the mix, ``(num_layers,)``, summing to 1."""
-        if self.layer_logits is None:
-            return F.one_hot(torch.tensor(self.layer), self.num_layers).float()
-        return self.layer_logits.softmax(0)
-
     def pool(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The pooled utterance vectors ``(batch, dim)`` (before dropout and the classifier)."""
         self._check(features)
         x = (features - self.feature_mean) / self.feature_std
-        if self.layer_logits is None:
-            x = x[:, :, self.layer]
-        else:
-            x = (x * self.layer_weights()[:, None]).sum(2)  # (batch, frames, dim)
+        x = x[:, :, self.layer] if self.mix is None else self.mix(x, dim=2)  # (batch, frames, dim)
         mask = lengths_to_mask(torch.as_tensor(lengths).to(x.device), x.shape[1])
         if self.attention is None:
             return masked_mean(x, mask)

@@ -1,4 +1,4 @@
-"""Tests of speechlm.spoken_classify: end-to-end pooled classifiers, the cascade, error analysis."""
+"""Tests of speechlm.spoken_understanding: end-to-end pooled classifiers, the cascade, error analysis."""
 
 from __future__ import annotations
 
@@ -9,18 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from speechlm import spoken_classify as sc
+from speechlm import spoken_understanding as su
 from speechlm.features import encoder_lengths
 from speechlm.ssl import EncoderConfig, SpeechEncoder
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is as fast, and robust on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -37,21 +30,21 @@ def _mels(lengths, n_mels=12, seed=0):
 
 def test_speech_features_shapes_and_batch_invariance(encoder):
     mels = _mels([30, 17, 41])
-    feats = sc.speech_features(encoder, mels, batch_size=3)
+    feats = su.speech_features(encoder, mels, batch_size=3)
     assert [tuple(f.shape) for f in feats] == [(int(encoder_lengths(len(m))), 3, 16) for m in mels]
-    alone = [sc.speech_features(encoder, [m])[0] for m in mels]  # no padding around it
+    alone = [su.speech_features(encoder, [m])[0] for m in mels]  # no padding around it
     for batched, single in zip(feats, alone, strict=True):
         torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-5)
     # layer 2 is the encoder's last block output (before the final LayerNorm)
     out = encoder(mels[0][None], torch.tensor([30]))
     torch.testing.assert_close(feats[0][:, 2], out.layers[2][0], atol=1e-6, rtol=0)
-    pooled = sc.speech_features(encoder, mels, mean_pool=True)
+    pooled = su.speech_features(encoder, mels, mean_pool=True)
     for full, mean in zip(feats, pooled, strict=True):
         assert mean.shape == (1, 3, 16)
         torch.testing.assert_close(mean[0], full.mean(0), atol=1e-6, rtol=1e-6)
     assert not encoder.training
     with pytest.raises(ValueError, match="at least one utterance"):
-        sc.speech_features(encoder, [])
+        su.speech_features(encoder, [])
 
 
 def _padded(feats):
@@ -64,7 +57,7 @@ def test_mean_pooling_on_pre_pooled_features_gives_the_same_logits(layer):
     gen = torch.Generator().manual_seed(1)
     feats = [torch.randn(n, 3, 8, generator=gen) for n in (5, 9, 2)]
     torch.manual_seed(0)
-    model = sc.PooledClassifier(8, 4, 3, layer=layer, hidden=6).eval()
+    model = su.PooledClassifier(8, 4, 3, layer=layer, hidden=6).eval()
     model.fit_normalisation(feats)
     full = model(*_padded(feats))
     pre = model(*_padded([f.mean(0, keepdim=True) for f in feats]))
@@ -76,7 +69,7 @@ def test_padding_frames_do_not_change_the_logits(pooling):
     gen = torch.Generator().manual_seed(2)
     feats = [torch.randn(n, 2, 8, generator=gen) for n in (4, 7)]
     torch.manual_seed(0)
-    model = sc.PooledClassifier(8, 3, 2, pooling=pooling).eval()
+    model = su.PooledClassifier(8, 3, 2, pooling=pooling).eval()
     x, lengths = _padded(feats)
     garbage = x.clone()
     garbage[0, 4:] = 1e3  # beyond utterance 0's length
@@ -88,18 +81,18 @@ def test_chosen_layer_ignores_the_other_layers_and_the_mix_starts_uniform():
     x = torch.randn(2, 6, 3, 8, generator=gen)
     lengths = torch.tensor([6, 4])
     torch.manual_seed(0)
-    model = sc.PooledClassifier(8, 2, 3, layer=2).eval()
+    model = su.PooledClassifier(8, 2, 3, layer=2).eval()
     changed = x.clone()
     changed[:, :, :2] = torch.randn(2, 6, 2, 8, generator=gen)
     torch.testing.assert_close(model(x, lengths), model(changed, lengths))
-    torch.testing.assert_close(model.layer_weights(), torch.tensor([0.0, 0.0, 1.0]))
-    mixed = sc.PooledClassifier(8, 2, 3)
-    torch.testing.assert_close(mixed.layer_weights(), torch.full((3,), 1 / 3))
+    assert model.mix is None and model.layer == 2  # one layer read, nothing mixed
+    mixed = su.PooledClassifier(8, 2, 3)
+    torch.testing.assert_close(mixed.mix.weights(), torch.full((3,), 1 / 3))
     torch.testing.assert_close(mixed.pool(x, torch.tensor([6, 6])), x.mean(2).mean(1))
 
 
 def test_attention_pooling_picks_the_frame_with_the_highest_score():
-    model = sc.PooledClassifier(4, 2, 1, pooling="attention").eval()
+    model = su.PooledClassifier(4, 2, 1, pooling="attention").eval()
     with torch.no_grad():
         model.attention.weight.copy_(torch.tensor([[100.0, 0, 0, 0]]))
         model.attention.bias.zero_()
@@ -113,21 +106,21 @@ def test_attention_pooling_picks_the_frame_with_the_highest_score():
 
 def test_bad_configurations_and_inputs_are_rejected():
     with pytest.raises(ValueError, match="pooling"):
-        sc.PooledClassifier(8, 2, pooling="max")
+        su.PooledClassifier(8, 2, pooling="max")
     with pytest.raises(ValueError, match="layer must be"):
-        sc.PooledClassifier(8, 2, 3, layer=3)
+        su.PooledClassifier(8, 2, 3, layer=3)
     with pytest.raises(ValueError, match="num_classes"):
-        sc.PooledClassifier(8, 1)
-    model = sc.PooledClassifier(8, 2, 3)
+        su.PooledClassifier(8, 1)
+    model = su.PooledClassifier(8, 2, 3)
     with pytest.raises(ValueError, match=r"\(batch, frames, 3, 8\)"):
         model(torch.zeros(2, 5, 8), torch.tensor([5, 5]))
     feats = [torch.zeros(4, 3, 8)] * 2
     with pytest.raises(ValueError, match="labels must be in"):
-        sc.train_classifier(model, feats, [0, 2], steps=1)
+        su.train_classifier(model, feats, [0, 2], steps=1)
     with pytest.raises(ValueError, match="2 feature tensors but 3 labels"):
-        sc.train_classifier(model, feats, [0, 1, 0], steps=1)
+        su.train_classifier(model, feats, [0, 1, 0], steps=1)
     with pytest.raises(ValueError, match="empty"):
-        sc.predict(model, [])
+        su.predict(model, [])
 
 
 def _synthetic(n, seed):
@@ -154,11 +147,11 @@ def test_attentive_pooling_learns_the_informative_layer_and_beats_mean_pooling()
     accuracy = {}
     for pooling in ("attention", "mean"):
         torch.manual_seed(0)
-        model = sc.PooledClassifier(8, 2, 3, pooling=pooling)
-        losses = sc.train_classifier(model, train_x, train_y, steps=300, lr=1e-2, seed=0)
+        model = su.PooledClassifier(8, 2, 3, pooling=pooling)
+        losses = su.train_classifier(model, train_x, train_y, steps=300, lr=1e-2, seed=0)
         assert len(losses) == 300 and not model.training
-        accuracy[pooling] = float((sc.predict(model, test_x) == np.array(test_y)).mean())
-        weights = model.layer_weights().detach()
+        accuracy[pooling] = float((su.predict(model, test_x) == np.array(test_y)).mean())
+        weights = model.mix.weights().detach()
         assert int(weights.argmax()) == 1 and float(weights[1]) > 0.5, (pooling, weights)
     assert accuracy["attention"] > 0.97, accuracy
     assert accuracy["attention"] - accuracy["mean"] > 0.05, accuracy
@@ -176,18 +169,18 @@ class _FakeASR:
 
 def test_cascade_reads_the_transcripts():
     asr = _FakeASR(["the film was good", "the film was not good", "bad"])
-    cascade = sc.Cascade(asr, lambda texts: [int("not" in t or t == "bad") for t in texts])
+    cascade = su.Cascade(asr, lambda texts: [int("not" in t or t == "bad") for t in texts])
     audios = [np.zeros(1600, np.float32)] * 3
     preds, transcripts = cascade.predict(audios, sample_rate=8000)
     assert preds.tolist() == [0, 1, 1] and preds.dtype == np.int64
     assert transcripts == asr.transcripts and asr.calls == [(3, 8000)]
     assert cascade.classify(["not"]).tolist() == [1]
     with pytest.raises(TypeError, match="transcribe"):
-        sc.Cascade(object(), len)
+        su.Cascade(object(), len)
     with pytest.raises(TypeError, match="callable"):
-        sc.Cascade(asr, "bert")
+        su.Cascade(asr, "bert")
     with pytest.raises(ValueError, match="returned shape"):
-        sc.Cascade(asr, lambda texts: [0]).predict(audios)
+        su.Cascade(asr, lambda texts: [0]).predict(audios)
     with pytest.raises(ValueError, match="no audio"):
         cascade.predict([])
 
@@ -195,35 +188,35 @@ def test_cascade_reads_the_transcripts():
 def test_utterance_cer_matches_jiwer_per_utterance():
     refs = ["the movie was not very good", "call now", "abc"]
     hyps = ["the movie was very good", "colnow", "abc"]
-    got = sc.utterance_cer(refs, hyps)
+    got = su.utterance_cer(refs, hyps)
     assert got.shape == (3,)
     np.testing.assert_allclose(got, [jiwer.cer(r, h) for r, h in zip(refs, hyps, strict=True)], rtol=1e-12)
     assert got[0] == pytest.approx(4 / 27) and got[2] == 0.0
     with pytest.raises(ValueError, match="2 references but 1"):
-        sc.utterance_cer(["a", "b"], ["a"])
+        su.utterance_cer(["a", "b"], ["a"])
 
 
 def test_accuracy_by_bucket_counts_each_utterance_once_with_right_closed_buckets():
     values = [0.0, 0.0, 0.05, 0.1, 0.2, 0.3, 0.31, 1.5]
     correct = [True, True, True, False, True, False, False, True]
-    buckets = sc.accuracy_by_bucket(values, correct, edges=(0.0, 0.1, 0.3))
+    buckets = su.accuracy_by_bucket(values, correct, edges=(0.0, 0.1, 0.3))
     assert [b.label for b in buckets] == ["<= 0", "(0, 0.1]", "(0.1, 0.3]", "> 0.3"]
     assert [b.n for b in buckets] == [2, 2, 2, 2]
     assert [b.accuracy for b in buckets] == [1.0, 0.5, 0.5, 0.5]
-    empty = sc.accuracy_by_bucket([0.0, 0.5], [True, False], edges=(0.0, 0.1, 0.3))
+    empty = su.accuracy_by_bucket([0.0, 0.5], [True, False], edges=(0.0, 0.1, 0.3))
     assert [b.n for b in empty] == [1, 0, 0, 1] and math.isnan(empty[1].accuracy)
     with pytest.raises(ValueError, match="strictly increasing"):
-        sc.accuracy_by_bucket(values, correct, edges=(0.3, 0.1))
+        su.accuracy_by_bucket(values, correct, edges=(0.3, 0.1))
     with pytest.raises(ValueError, match="equal in length"):
-        sc.accuracy_by_bucket(values, correct[:3])
+        su.accuracy_by_bucket(values, correct[:3])
     with pytest.raises(ValueError, match="finite"):
-        sc.accuracy_by_bucket([float("nan")], [True])
+        su.accuracy_by_bucket([float("nan")], [True])
 
 
 def test_encoding_and_training_trim_the_heap_where_memory_is_short(encoder, monkeypatch):
     """Binder's 2 GB: the heap is handed back after every encoded batch and training step, and
     nothing computed changes."""
-    from speechlm import train, workers
+    from speechlm import workers
 
     mels = _mels([30, 17, 41, 25, 12])
     feats, labels = _synthetic(12, seed=3)
@@ -231,13 +224,13 @@ def test_encoding_and_training_trim_the_heap_where_memory_is_short(encoder, monk
     for short in (False, True):
         calls = []
         monkeypatch.setattr(workers, "memory_is_short", lambda short=short: short)
-        monkeypatch.setattr(train, "release_free_memory", lambda calls=calls: calls.append(1) or True)
-        encoded = sc.speech_features(encoder, mels, batch_size=2)  # 3 batches
+        monkeypatch.setattr(workers, "release_free_memory", lambda calls=calls: calls.append(1) or True)
+        encoded = su.speech_features(encoder, mels, batch_size=2)  # 3 batches
         torch.manual_seed(0)
-        model = sc.PooledClassifier(8, 2, 3, pooling="attention", hidden=8)
-        losses = sc.train_classifier(model, feats, labels, steps=4, batch_size=4)
+        model = su.PooledClassifier(8, 2, 3, pooling="attention", hidden=8)
+        losses = su.train_classifier(model, feats, labels, steps=4, batch_size=4)
         assert len(calls) == (3 + 4 if short else 0)
-        results[short] = (encoded, losses, sc.predict(model, feats))
+        results[short] = (encoded, losses, su.predict(model, feats))
     for a, b in zip(results[False][0], results[True][0], strict=True):
         assert torch.equal(a, b)
     assert results[False][1] == results[True][1]
