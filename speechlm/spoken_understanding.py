@@ -28,9 +28,8 @@ from speechlm import metrics
 from speechlm.audio import SAMPLE_RATE
 from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences, random_batches
 from speechlm.heads import LayerMix
-from speechlm.optim import scheduler
 from speechlm.ssl.encoder import SpeechEncoder, encode_utterances
-from speechlm.train import fit
+from speechlm.train import fit_adamw
 
 __all__ = [
     "Bucket",
@@ -192,20 +191,19 @@ def train_classifier(
     model.fit_normalisation(features)
     draws = random_batches(len(features), batch_size, torch.Generator().manual_seed(seed))
     batches = ((*pad_sequences([features[i] for i in idx]), y[idx]) for idx in draws)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    history = fit(
+    return fit_adamw(
         model,
         batches,
-        optimizer=opt,
         steps=steps,
+        lr=lr,
         loss_fn=F.cross_entropy,
-        scheduler=scheduler(opt, steps, decay="cosine"),
-        log_every=1,
+        weight_decay=weight_decay,
+        warmup=0,
+        decay="cosine",
+        grad_clip=None,
         progress=progress,
         desc="training the head",
     )
-    model.eval()
-    return history.train_loss
 
 
 @torch.no_grad()

@@ -9,30 +9,7 @@ from torch import nn
 
 from speechlm.bert.data import pretraining_batch, pretraining_examples
 from speechlm.bert.model import Bert, mlm_accuracy, pretraining_loss
-from speechlm.optim import scheduler, tenth
-from speechlm.train import fit
-
-
-def _optimise(
-    model: nn.Module, batches, step_fn, steps: int, lr: float, progress: bool, desc: str
-) -> list[float]:
-    """:func:`speechlm.train.fit` with AdamW, warm-up over a tenth of the steps then linear decay,
-    gradients clipped at 1; returns the loss of every step and leaves the model in eval mode."""
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    history = fit(
-        model,
-        batches,
-        optimizer=opt,
-        steps=steps,
-        step_fn=step_fn,
-        scheduler=scheduler(opt, steps, tenth(steps)),
-        grad_clip=1.0,
-        log_every=1,
-        progress=progress,
-        desc=desc,
-    )
-    model.eval()
-    return history.train_loss
+from speechlm.train import fit_adamw
 
 
 def pretrain(
@@ -67,9 +44,8 @@ def pretrain(
             out, batch["labels"][chosen], batch["next_sentence_label"] if use_nsp else None
         )
 
-    return _optimise(
-        model, batches(), step_fn, steps, lr, progress, "pretraining" + ("" if use_nsp else " (no NSP)")
-    )
+    desc = "pretraining" + ("" if use_nsp else " (no NSP)")
+    return fit_adamw(model, batches(), steps=steps, lr=lr, step_fn=step_fn, progress=progress, desc=desc)
 
 
 @torch.no_grad()
@@ -164,7 +140,9 @@ def finetune(
         logits = classifier(enc["input_ids"], enc["token_type_ids"], enc["attention_mask"])
         return F.cross_entropy(logits, target)
 
-    return _optimise(classifier, batches(), step_fn, steps, lr, progress, "fine-tuning")
+    return fit_adamw(
+        classifier, batches(), steps=steps, lr=lr, step_fn=step_fn, progress=progress, desc="fine-tuning"
+    )
 
 
 @torch.no_grad()

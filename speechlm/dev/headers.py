@@ -136,19 +136,30 @@ def map_cells(course: Course, meta: NotebookMeta) -> str:
     return f"{_time_text(timing, meta.cold)} | {memory} | {headline}"
 
 
-def course_map_markdown(course: Course) -> str:
-    """The README's course map: one row per existing notebook, with its warm (and cold) run time
-    and peak memory."""
+def course_map_rows(course: Course, last_column: str, last_cell) -> list[str]:
+    """The course map's Markdown table: one row per existing notebook, with its warm (and cold) run
+    time, peak memory and headline, and a last column ``last_column`` filled by ``last_cell(meta)``
+    (the README links to Colab and Binder, the website to the solutions)."""
     rows = [
-        "| # | notebook | topic | CPU time | peak memory | headline result (measured) | open |",
+        f"| # | notebook | topic | CPU time | peak memory | headline result (measured) | {last_column} |",
         "|---|---|---|---|---|---|---|",
     ]
     for meta in course.existing():
         rel = f"notebooks/{meta.file}"
-        links = f"[Colab]({course.colab_url(rel)}) · [Binder]({course.binder_url(rel)})"
-        rows.append(
-            f"| {meta.number} | [{meta.title}]({rel}) | {meta.topic} | {map_cells(course, meta)} | {links} |"
-        )
+        cells = map_cells(course, meta)
+        rows.append(f"| {meta.number} | [{meta.title}]({rel}) | {meta.topic} | {cells} | {last_cell(meta)} |")
+    return rows
+
+
+def course_map_markdown(course: Course) -> str:
+    """The README's course map (:func:`course_map_rows` with links to open each notebook) and its
+    totals: run time and the highest peak memory."""
+
+    def links(meta) -> str:
+        rel = f"notebooks/{meta.file}"
+        return f"[Colab]({course.colab_url(rel)}) · [Binder]({course.binder_url(rel)})"
+
+    rows = course_map_rows(course, "open", links)
     timings = [course.timings.get(f"notebooks/{m.file}", {}) for m in course.existing()]
     total = f"{_format_minutes(sum(t.get('warm_s', 0.0) for t in timings))} warm"
     if any("cold_s" in t for t in timings):

@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from speechlm.gpt.model import GPT
-from speechlm.optim import scheduler, tenth
-from speechlm.train import fit
+from speechlm.train import fit_adamw
 
 
 def lm_loss(logits: torch.Tensor, ids: torch.Tensor, pad_id: int | None = None) -> torch.Tensor:
@@ -50,21 +49,12 @@ def train_lm(
         while True:
             yield stream[torch.randint(len(stream) - n + 1, (batch_size, 1), generator=gen) + offsets]
 
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    history = fit(
-        model,
-        windows(),
-        optimizer=opt,
-        steps=steps,
-        step_fn=lambda m, batch: lm_loss(m(batch), batch),
-        scheduler=scheduler(opt, steps, tenth(steps)),
-        grad_clip=1.0,
-        log_every=1,
-        progress=progress,
-        desc="training the GPT",
+    def step_fn(model: GPT, batch: torch.Tensor) -> torch.Tensor:
+        return lm_loss(model(batch), batch)
+
+    return fit_adamw(
+        model, windows(), steps=steps, lr=lr, step_fn=step_fn, progress=progress, desc="training the GPT"
     )
-    model.eval()
-    return history.train_loss
 
 
 @torch.no_grad()

@@ -11,9 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from speechlm.batching import pad_sequences, shuffled_batches
-from speechlm.optim import scheduler, tenth
 from speechlm.seq2seq.model import Seq2Seq
-from speechlm.train import fit
+from speechlm.train import fit_adamw
 
 __all__ = ["seq2seq_loss", "teacher_forcing_batch", "train_seq2seq"]
 
@@ -84,18 +83,6 @@ def train_seq2seq(
         logits, _ = model(src, src_lengths, tgt_in)
         return seq2seq_loss(logits, tgt_out, model.pad_id, label_smoothing)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    history = fit(
-        model,
-        batches(),
-        optimizer=opt,
-        steps=steps,
-        step_fn=step_fn,
-        scheduler=scheduler(opt, steps, tenth(steps)),
-        grad_clip=1.0,
-        log_every=1,
-        progress=progress,
-        desc="training seq2seq",
+    return fit_adamw(
+        model, batches(), steps=steps, lr=lr, step_fn=step_fn, progress=progress, desc="training seq2seq"
     )
-    model.eval()
-    return history.train_loss

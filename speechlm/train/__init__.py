@@ -23,6 +23,7 @@ atomically at every evaluation; :func:`load_checkpoint` reads them back with
 ``weights_only=True``.
 """
 
+from speechlm.train.adamw import fit_adamw
 from speechlm.train.checkpoint import load_checkpoint
 from speechlm.train.loop import History, default_step_fn, evaluate, fit, to_device
 from speechlm.train.results import confusion_matrix, count_parameters, plot_history, predict
@@ -34,6 +35,7 @@ __all__ = [
     "default_step_fn",
     "evaluate",
     "fit",
+    "fit_adamw",
     "load_checkpoint",
     "plot_history",
     "predict",

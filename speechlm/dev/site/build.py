@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 from speechlm.dev import course as course_mod
-from speechlm.dev.headers import map_cells
+from speechlm.dev.headers import course_map_rows
 from speechlm.dev.site.keep_executed import EXECUTED_DIR, STATUS_KEY
 
 SOURCE_DIR = Path("build") / "site-src"
@@ -192,16 +192,12 @@ def home_page(course: course_mod.Course, plan: SitePlan) -> str:
     intro = readme_sections(readme, [])
     how_to_run = readme_sections(readme, ["Quick start", "Colab, Binder and laptops"]).removeprefix(intro)
     title = readme.splitlines()[0].removeprefix("# ").strip()
-    rows = [
-        "| # | notebook | topic | CPU time | peak memory | headline result (measured) | solutions |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for meta in course.existing():
-        rel = f"notebooks/{meta.file}"
+
+    def solutions(meta) -> str:
         sol = f"solutions/{meta.solutions_file}"
-        sol_link = f"[solutions]({sol})" if sol in plan.solutions else "-"
-        cells = map_cells(course, meta)
-        rows.append(f"| {meta.number} | [{meta.title}]({rel}) | {meta.topic} | {cells} | {sol_link} |")
+        return f"[solutions]({sol})" if sol in plan.solutions else "-"
+
+    rows = course_map_rows(course, "solutions", solutions)
     toctrees = []
     for caption, rels in [*plan.parts, ("Solutions", plan.solutions), ("Reference", plan.markdown)]:
         entries = "\n".join(rel.removesuffix(".ipynb") for rel in rels)
