@@ -31,7 +31,7 @@ from speechlm.ctc import CharVocab, CTCHead, ctc_greedy_decode, normalize_text
 from speechlm.features import log_mel_features
 from speechlm.heads import LayerMix
 from speechlm.optim import scheduler
-from speechlm.ssl.encoder import SpeechEncoder
+from speechlm.ssl.encoder import SpeechEncoder, run_encoder
 from speechlm.train import fit
 
 __all__ = [
@@ -122,12 +122,7 @@ class CTCModel(nn.Module):
             )
 
     def forward(self, mels: torch.Tensor, mel_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.frozen:
-            self.encoder.eval()
-            with torch.no_grad():
-                out = self.encoder(mels, mel_lengths)
-        else:
-            out = self.encoder(mels, mel_lengths)
+        out = run_encoder(self.encoder, mels, mel_lengths, self.frozen)
         if isinstance(self.head, LayerMixCTCHead):
             return self.head(out.layers, out.lengths), out.lengths
         return self.head(out.hidden), out.lengths

@@ -19,7 +19,7 @@ from speechlm.batching import pad_sequences, random_batches
 from speechlm.heads import PooledHead
 from speechlm.label_efficiency.arms import _encoder_for, _encoder_lrs, _freeze_steps
 from speechlm.optim import scheduler, tenth
-from speechlm.ssl.encoder import SpeechEncoder
+from speechlm.ssl.encoder import SpeechEncoder, run_encoder
 from speechlm.train import fit
 from speechlm.workers import default_workers, run_jobs
 
@@ -56,12 +56,7 @@ class _WordClassifier(nn.Module):
         self.frozen = False
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        if self.frozen:
-            self.encoder.eval()
-            with torch.no_grad():
-                out = self.encoder(x, lengths)
-        else:
-            out = self.encoder(x, lengths)
+        out = run_encoder(self.encoder, x, lengths, self.frozen)
         return self.head(out.layers, out.lengths)
 
 

@@ -30,7 +30,7 @@ from speechlm.batching import lengths_to_mask, pad_sequences
 from speechlm.features import encoder_lengths
 from speechlm.transformer import EncoderBlock
 
-__all__ = ["EncoderConfig", "EncoderOutput", "SpeechEncoder", "encode_utterances"]
+__all__ = ["EncoderConfig", "EncoderOutput", "SpeechEncoder", "encode_utterances", "run_encoder"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,18 @@ class SpeechEncoder(nn.Module):
         if mask is not None:
             frames = self.apply_mask(frames, mask)
         return self.transformer(frames, lengths)
+
+
+def run_encoder(
+    encoder: SpeechEncoder, mels: torch.Tensor, lengths: torch.Tensor, frozen: bool
+) -> EncoderOutput:
+    """``encoder(mels, lengths)`` under a task head: while ``frozen`` (the first steps of fine-tuning,
+    when only the new head learns) in eval mode and without gradients."""
+    if not frozen:
+        return encoder(mels, lengths)
+    encoder.eval()
+    with torch.no_grad():
+        return encoder(mels, lengths)
 
 
 @torch.no_grad()
