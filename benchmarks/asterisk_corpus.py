@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from speechlm.corpus.real import split_groups, write_folder
+from speechlm.corpus.folder import split_groups, write_folder
 from speechlm.ctc import normalize_text
 
 _NOTE = re.compile(r"\[[^\]]*\]|\([^)]*\)")  # "[+]", "(1 second of silence)"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from speechlm.corpus.real import split_groups, write_folder
+from speechlm.corpus.folder import split_groups, write_folder
 
 # dialogId("id", "font", "English text") followed by dialogStr("the line in this language")
 _DIALOG = re.compile(

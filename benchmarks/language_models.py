@@ -53,7 +53,7 @@ def training_table(cfg: gpt.GPTConfig, batch: int, steps: int, repeat: int) -> l
     for attn in ("sdpa", "eager"):
         contenders[f"GPT2LMHeadModel ({attn})"] = (gpt.to_hf(ours, attn_implementation=attn), True)
     gen = torch.Generator().manual_seed(1)
-    batches = [torch.randint(cfg.vocab_size, (batch, cfg.context), generator=gen) for _ in range(steps)]
+    batches = [torch.randint(cfg.vocab_size, (batch, cfg.max_len), generator=gen) for _ in range(steps)]
     with torch.no_grad():
         ours.eval()
         reference = ours(batches[0])
@@ -71,7 +71,7 @@ def training_table(cfg: gpt.GPTConfig, batch: int, steps: int, repeat: int) -> l
             start = time.perf_counter()
             run(steps)
             best[name] = min(best[name], time.perf_counter() - start)
-    tokens = steps * batch * cfg.context
+    tokens = steps * batch * cfg.max_len
     ours_tps = tokens / best["speechlm.gpt.GPT"]
     rows = [
         "| model | training tokens/s | ours / this | max abs logit difference |",
@@ -135,7 +135,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = gpt.GPTConfig(
-        vocab_size=args.vocab, context=args.context, width=args.width, layers=args.layers, heads=args.heads
+        vocab_size=args.vocab,
+        max_len=args.context,
+        d_model=args.width,
+        num_layers=args.layers,
+        num_heads=args.heads,
     )
     print(
         f"GPT: {args.layers} layers, width {args.width}, {args.heads} heads, context {args.context}, "

@@ -2,7 +2,7 @@
 
 * **End-to-end**: :func:`speech_features` runs a frozen speech encoder once and
   keeps every layer's hidden states, ``(frames, layers, d_model)`` per
-  utterance; :class:`PooledClassifier` mixes the layers (one chosen layer, or a
+  utterance; :class:`~speechlm.heads.PooledClassifier` mixes the layers (one chosen layer, or a
   learned softmax-weighted sum as in the SUPERB benchmark), pools over time
   (mean, or attentive pooling with learned frame weights) and classifies the
   pooled vector; :func:`train_classifier` and :func:`predict` train and apply it.
@@ -22,19 +22,17 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from speechlm import metrics
 from speechlm.audio import SAMPLE_RATE
-from speechlm.batching import lengths_to_mask, masked_mean, pad_sequences, random_batches
-from speechlm.heads import LayerMix
+from speechlm.batching import pad_sequences, random_batches
+from speechlm.heads import PooledClassifier
 from speechlm.ssl.encoder import SpeechEncoder, encode_utterances
 from speechlm.train import fit_adamw
 
 __all__ = [
     "Bucket",
     "Cascade",
-    "PooledClassifier",
     "accuracy_by_bucket",
     "predict",
     "speech_features",
@@ -68,94 +66,6 @@ def speech_features(
     return encode_utterances(
         encoder, mels, layer="all", mean_pool=mean_pool, batch_size=batch_size, progress=progress
     )
-
-
-class PooledClassifier(nn.Module):
-    """An utterance classifier on frozen encoder layers (notebook 15).
-
-    Input: ``features (batch, frames, num_layers, dim)`` and ``lengths (batch,)``
-    valid frames. Each (layer, channel) is standardised with statistics of the
-    training features (:meth:`fit_normalisation`); the layers are then mixed,
-
-    - ``layer=k``: layer ``k`` only;
-    - ``layer=None``: a learned :class:`~speechlm.heads.LayerMix`, :math:`\\sum_l
-      \\operatorname{softmax}(a)_l\\, h_l` (initially uniform; ``mix.weights()`` after training);
-
-    then pooled over the real frames,
-
-    - ``pooling="mean"``: the mean vector;
-    - ``pooling="attention"``: :math:`\\sum_t \\alpha_t h_t` with
-      :math:`\\alpha = \\operatorname{softmax}_t(w^\\top h_t)`, so that the
-      frames that matter for the label can dominate;
-
-    and classified by a linear layer (``hidden=0``) or a one-hidden-layer MLP.
-    Returns logits ``(batch, num_classes)``.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        num_classes: int,
-        num_layers: int = 1,
-        *,
-        layer: int | None = None,
-        pooling: str = "mean",
-        hidden: int = 0,
-        dropout: float = 0.1,
-    ):
-        super().__init__()
-        if pooling not in ("mean", "attention"):
-            raise ValueError(f"pooling must be 'mean' or 'attention', got {pooling!r}")
-        if dim < 1 or num_classes < 2 or num_layers < 1 or hidden < 0:
-            raise ValueError(
-                f"need dim >= 1, num_classes >= 2, num_layers >= 1 and hidden >= 0, got "
-                f"dim={dim}, num_classes={num_classes}, num_layers={num_layers}, hidden={hidden}"
-            )
-        if layer is not None and not 0 <= layer < num_layers:
-            raise ValueError(f"layer must be None or in [0, {num_layers - 1}], got {layer}")
-        self.dim, self.num_classes, self.num_layers = dim, num_classes, num_layers
-        self.layer, self.pooling = layer, pooling
-        self.register_buffer("feature_mean", torch.zeros(num_layers, dim))
-        self.register_buffer("feature_std", torch.ones(num_layers, dim))
-        self.mix = LayerMix(num_layers, norm=False) if layer is None else None  # standardised already
-        self.attention = nn.Linear(dim, 1) if pooling == "attention" else None
-        self.dropout = nn.Dropout(dropout)
-        if hidden:
-            self.classifier = nn.Sequential(
-                nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes)
-            )
-        else:
-            self.classifier = nn.Linear(dim, num_classes)
-
-    def _check(self, features: torch.Tensor) -> None:
-        if features.ndim != 4 or features.shape[-2:] != (self.num_layers, self.dim):
-            raise ValueError(
-                f"expected features (batch, frames, {self.num_layers}, {self.dim}), "
-                f"got shape {tuple(features.shape)}"
-            )
-
-    @torch.no_grad()
-    def fit_normalisation(self, features: Sequence[torch.Tensor]) -> None:
-        """Set the standardisation from training ``features``, each ``(frames, num_layers, dim)``:
-        mean and standard deviation of every (layer, channel) over all frames."""
-        frames = torch.cat([torch.as_tensor(f, dtype=torch.float32) for f in features])
-        self._check(frames[None])
-        self.feature_mean.copy_(frames.mean(0))
-        self.feature_std.copy_(frames.std(0) + 1e-5)
-
-    def pool(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """The pooled utterance vectors ``(batch, dim)`` (before dropout and the classifier)."""
-        self._check(features)
-        x = (features - self.feature_mean) / self.feature_std
-        x = x[:, :, self.layer] if self.mix is None else self.mix(x, dim=2)  # (batch, frames, dim)
-        mask = lengths_to_mask(torch.as_tensor(lengths).to(x.device), x.shape[1])
-        if self.attention is None:
-            return masked_mean(x, mask)
-        scores = self.attention(x).squeeze(-1).masked_fill(~mask, float("-inf"))
-        return (scores.softmax(1).unsqueeze(-1) * x).sum(1)
-
-    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.pool(features, lengths)))
 
 
 def _check_data(features: Sequence[torch.Tensor], labels: Sequence[int] | None = None) -> None:

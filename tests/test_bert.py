@@ -33,7 +33,7 @@ def tokenizer():
 
 def _random_model(vocab=60, seed=0, **kw) -> bert.Bert:
     torch.manual_seed(seed)
-    cfg = bert.BertConfig(vocab_size=vocab, hidden=32, layers=2, heads=4, intermediate=64, max_len=20, **kw)
+    cfg = bert.BertConfig(vocab_size=vocab, d_model=32, num_layers=2, num_heads=4, d_ff=64, max_len=20, **kw)
     model = bert.Bert(cfg)
     with torch.no_grad():  # non-trivial values everywhere (biases, LayerNorms, the padding row)
         for p in model.parameters():
@@ -192,7 +192,7 @@ def test_pretraining_batch_matches_huggingface_inputs(tokenizer):
     assert (ids[:, 0] == tokenizer.cls_token_id).all()
     assert ((batch["labels"] != -100).sum(1) >= 1).all()
     cfg = bert.BertConfig(
-        vocab_size=len(tokenizer), hidden=32, heads=2, intermediate=64, max_len=32, dropout=0.0
+        vocab_size=len(tokenizer), d_model=32, num_heads=2, d_ff=64, max_len=32, dropout=0.0
     )
     model = bert.Bert(cfg).eval()
     hf = bert.to_hf(model).eval()
@@ -205,7 +205,7 @@ def test_pretraining_batch_matches_huggingface_inputs(tokenizer):
 
 
 def test_fill_mask_and_errors(tokenizer):
-    cfg = bert.BertConfig(vocab_size=len(tokenizer), hidden=32, heads=2, intermediate=64, max_len=16)
+    cfg = bert.BertConfig(vocab_size=len(tokenizer), d_model=32, num_heads=2, d_ff=64, max_len=16)
     model = bert.Bert(cfg)
     top = bert.fill_mask(model, tokenizer, "turn on the [MASK] lights", k=3)
     assert len(top) == 1 and len(top[0]) == 3
@@ -215,15 +215,15 @@ def test_fill_mask_and_errors(tokenizer):
         bert.fill_mask(model, tokenizer, "turn on the lights")
     with pytest.raises(ValueError, match="longer than max_len"):
         model(torch.ones(1, 17, dtype=torch.long))
-    with pytest.raises(ValueError, match="multiple of heads"):
-        bert.BertConfig(vocab_size=10, hidden=30, heads=4)
+    with pytest.raises(ValueError, match="multiple of num_heads"):
+        bert.BertConfig(vocab_size=10, d_model=30, num_heads=4)
 
 
 def test_finetune_learns_a_separable_task(tokenizer):
     torch.manual_seed(0)
     texts = ["the movie was really great", "win a free prize now"] * 8
     labels = [0, 1] * 8
-    cfg = bert.BertConfig(vocab_size=len(tokenizer), hidden=32, heads=2, intermediate=64, max_len=16)
+    cfg = bert.BertConfig(vocab_size=len(tokenizer), d_model=32, num_heads=2, d_ff=64, max_len=16)
     clf = bert.BertClassifier(bert.Bert(cfg), num_labels=2)
     losses = bert.finetune(clf, tokenizer, texts, labels, steps=40, batch_size=8, lr=3e-3)
     assert losses[-1] < 0.1 < losses[0]
@@ -233,7 +233,7 @@ def test_finetune_learns_a_separable_task(tokenizer):
 def test_pretrain_reduces_the_loss(tokenizer):
     torch.manual_seed(0)
     cfg = bert.BertConfig(
-        vocab_size=len(tokenizer), hidden=32, heads=2, intermediate=64, max_len=32, dropout=0.0
+        vocab_size=len(tokenizer), d_model=32, num_heads=2, d_ff=64, max_len=32, dropout=0.0
     )
     model = bert.Bert(cfg)
     losses = bert.pretrain(model, tokenizer, SCENES, TEXTS, steps=60, batch_size=16, lr=3e-3, progress=False)

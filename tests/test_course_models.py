@@ -293,15 +293,15 @@ def test_a_size_changed_in_the_notebook_fails_the_check(built, tmp_path):
     calls, _ = built
     check = next(c for c in CHECKS if c.function is GPTConfig)
     (course,) = calls["GPTConfig"]
-    written = Notebook(NOTEBOOKS / check.notebook).call(GPTConfig, check.name).value("context", {})
+    written = Notebook(NOTEBOOKS / check.notebook).call(GPTConfig, check.name).value("max_len", {})
     source = (NOTEBOOKS / check.notebook).read_text(encoding="utf-8")
-    assert source.count(f"context={written},") == 1
+    assert source.count(f"max_len={written},") == 1
     changed = tmp_path / check.notebook
-    wider = course["context"] + 16
-    changed.write_text(source.replace(f"context={written},", f"context={wider},"), encoding="utf-8")
+    wider = course["max_len"] + 16
+    changed.write_text(source.replace(f"max_len={written},", f"max_len={wider},"), encoding="utf-8")
     call = Notebook(changed).call(GPTConfig, check.name)
-    expected = rf"(?s)09_gpt.ipynb, cell \d+: .*GPTConfig.*: context={wider} in the notebook, "
-    expected += rf"context={course['context']} in course_models"
+    expected = rf"(?s)09_gpt.ipynb, cell \d+: .*GPTConfig.*: max_len={wider} in the notebook, "
+    expected += rf"max_len={course['max_len']} in course_models"
     with pytest.raises(AssertionError, match=expected):
         assert_same_sizes(check.model, call, course, check.stand_ins)
 

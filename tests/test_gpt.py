@@ -12,7 +12,7 @@ from speechlm import gpt
 
 def _random_model(vocab=50, seed=0) -> gpt.GPT:
     torch.manual_seed(seed)
-    model = gpt.GPT(gpt.GPTConfig(vocab_size=vocab, context=24, width=32, layers=2, heads=4))
+    model = gpt.GPT(gpt.GPTConfig(vocab_size=vocab, max_len=24, d_model=32, num_layers=2, num_heads=4))
     with torch.no_grad():  # non-trivial values everywhere, biases and LayerNorms included
         for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -154,7 +154,7 @@ def test_perplexity_is_exp_of_the_loss_and_ignores_padding():
 
 def test_train_lm_learns_a_cycle():
     torch.manual_seed(0)
-    model = gpt.GPT(gpt.GPTConfig(vocab_size=8, context=16, width=32, layers=1, heads=2))
+    model = gpt.GPT(gpt.GPTConfig(vocab_size=8, max_len=16, d_model=32, num_layers=1, num_heads=2))
     stream = torch.tensor([1, 2, 3, 4, 5, 6, 7] * 30)
     losses = gpt.train_lm(model, stream, steps=80, batch_size=8, lr=1e-2, progress=False)
     assert losses[0] > 1.5 and losses[-1] < 0.1
@@ -188,7 +188,7 @@ def test_train_lm_trims_the_heap_after_every_step_where_memory_is_short(monkeypa
         monkeypatch.setattr(workers, "memory_is_short", lambda short=short: short)
         monkeypatch.setattr(workers, "release_free_memory", lambda calls=calls: calls.append(1) or True)
         torch.manual_seed(0)
-        model = gpt.GPT(gpt.GPTConfig(vocab_size=8, context=16, width=16, layers=1, heads=2))
+        model = gpt.GPT(gpt.GPTConfig(vocab_size=8, max_len=16, d_model=16, num_layers=1, num_heads=2))
         runs[short] = gpt.train_lm(model, stream, steps=5, batch_size=4, progress=False)
         assert len(calls) == (5 if short else 0)
     assert runs[True] == runs[False]  # the same losses either way

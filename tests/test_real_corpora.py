@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from speechlm import corpus
-from speechlm.corpus import download, real
+from speechlm.corpus import download, folder, real
 from speechlm.utils import cache_dir
 
 
@@ -117,14 +117,14 @@ def test_folder_uses_the_split_subfolder_when_present(tmp_path):
 
 def test_split_groups_assigns_whole_groups_in_the_given_shares():
     groups = [f"level{i}" for i in range(20)]
-    split = real.split_groups(groups, test=0.15, dev=0.1, seed=0)
+    split = folder.split_groups(groups, test=0.15, dev=0.1, seed=0)
     assert set(split) == set(groups)
     assert sorted(split.values()) == ["dev"] * 2 + ["test"] * 3 + ["train"] * 15
-    assert real.split_groups(groups, 0.15, 0.1, seed=0) == split  # seeded
-    assert real.split_groups(groups, 0.15, 0.1, seed=1) != split
-    assert set(real.split_groups(groups, 0, 0).values()) == {"train"}
+    assert folder.split_groups(groups, 0.15, 0.1, seed=0) == split  # seeded
+    assert folder.split_groups(groups, 0.15, 0.1, seed=1) != split
+    assert set(folder.split_groups(groups, 0, 0).values()) == {"train"}
     with pytest.raises(ValueError, match="shares"):
-        real.split_groups(groups, test=0.8, dev=0.3)
+        folder.split_groups(groups, test=0.8, dev=0.3)
 
 
 def test_write_folder_writes_what_load_folder_reads(tmp_path):
@@ -137,7 +137,7 @@ def test_write_folder_writes_what_load_folder_reads(tmp_path):
         {"split": "train", "speaker": "bob", "name": "p1", "audio": src / "one.wav", "text": "again"},
     ]  # fmt: skip
     out = tmp_path / "corpus"
-    assert real.write_folder(out, entries) == {"train": 2, "dev": 0, "test": 1}
+    assert folder.write_folder(out, entries) == {"train": 2, "dev": 0, "test": 1}
     train = corpus.load("folder", root=out, split="train", progress=False)
     assert [(u.speaker, u.text) for u in train] == [("ann", "Hello there"), ("bob", "again")]
     test = corpus.load("folder", root=out, split="test", progress=False)
@@ -145,7 +145,7 @@ def test_write_folder_writes_what_load_folder_reads(tmp_path):
     assert (out / "test" / "ann" / "p2.flac").read_bytes() == (tmp_path / "src/two.flac").read_bytes()
     assert not (tmp_path / "corpus.partial").exists()
     with pytest.raises(FileExistsError, match="exists"):
-        real.write_folder(out, entries)
+        folder.write_folder(out, entries)
     bad = [
         ({"split": "valid"}, ValueError, "split must be one of"),
         ({"name": "a/b"}, ValueError, "file names"),
@@ -156,12 +156,12 @@ def test_write_folder_writes_what_load_folder_reads(tmp_path):
     ]
     for change, error, message in bad:
         with pytest.raises(error, match=message):
-            real.write_folder(tmp_path / "other", [entries[0], {**entries[1], **change}])
+            folder.write_folder(tmp_path / "other", [entries[0], {**entries[1], **change}])
         assert not (tmp_path / "other").exists() and not (tmp_path / "other.partial").exists()
     with pytest.raises(ValueError, match="two recordings would be written as train/ann/p1"):
-        real.write_folder(tmp_path / "other", [entries[0], {**entries[2], "speaker": "ann"}])
+        folder.write_folder(tmp_path / "other", [entries[0], {**entries[2], "speaker": "ann"}])
     with pytest.raises(ValueError, match="no recordings"):
-        real.write_folder(tmp_path / "other", [])
+        folder.write_folder(tmp_path / "other", [])
 
 
 @pytest.mark.parametrize(

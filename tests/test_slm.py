@@ -143,7 +143,9 @@ def test_lm_sequences_and_stream():
 
 def _tiny_gpt(vocab_size, context=16, seed=0):
     torch.manual_seed(seed)
-    return gpt.GPT(gpt.GPTConfig(vocab_size=vocab_size, context=context, width=16, layers=2, heads=2)).eval()
+    return gpt.GPT(
+        gpt.GPTConfig(vocab_size=vocab_size, max_len=context, d_model=16, num_layers=2, num_heads=2)
+    ).eval()
 
 
 def test_span_perplexity_scores_only_the_span():
@@ -187,8 +189,8 @@ def test_joint_vocabulary_layout_and_sequences():
 def test_extend_vocabulary_keeps_the_unit_lm():
     vocab = slm.JointVocabulary(["a", "b", "c"], n_units=5)
     unit_lm = _tiny_gpt(6, context=16)
-    joint = slm.extend_vocabulary(unit_lm, vocab, context=12).eval()
-    assert joint.cfg.vocab_size == len(vocab) and joint.cfg.context == 12
+    joint = slm.extend_vocabulary(unit_lm, vocab, max_len=12).eval()
+    assert joint.cfg.vocab_size == len(vocab) and joint.cfg.max_len == 12
     seq = vocab.sequence(None, [4, 0, 3])
     seq = [seq[0], *seq[2:]]  # drop <speech>: the unit GPT has no such token
     with torch.no_grad():

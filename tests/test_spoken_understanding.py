@@ -11,6 +11,7 @@ import torch
 
 from speechlm import spoken_understanding as su
 from speechlm.features import encoder_lengths
+from speechlm.heads import PooledClassifier
 from speechlm.ssl import EncoderConfig, SpeechEncoder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -57,7 +58,7 @@ def test_mean_pooling_on_pre_pooled_features_gives_the_same_logits(layer):
     gen = torch.Generator().manual_seed(1)
     feats = [torch.randn(n, 3, 8, generator=gen) for n in (5, 9, 2)]
     torch.manual_seed(0)
-    model = su.PooledClassifier(8, 4, 3, layer=layer, hidden=6).eval()
+    model = PooledClassifier(8, 4, 3, layer=layer, hidden=6).eval()
     model.fit_normalisation(feats)
     full = model(*_padded(feats))
     pre = model(*_padded([f.mean(0, keepdim=True) for f in feats]))
@@ -69,7 +70,7 @@ def test_padding_frames_do_not_change_the_logits(pooling):
     gen = torch.Generator().manual_seed(2)
     feats = [torch.randn(n, 2, 8, generator=gen) for n in (4, 7)]
     torch.manual_seed(0)
-    model = su.PooledClassifier(8, 3, 2, pooling=pooling).eval()
+    model = PooledClassifier(8, 3, 2, pooling=pooling).eval()
     x, lengths = _padded(feats)
     garbage = x.clone()
     garbage[0, 4:] = 1e3  # beyond utterance 0's length
@@ -81,18 +82,18 @@ def test_chosen_layer_ignores_the_other_layers_and_the_mix_starts_uniform():
     x = torch.randn(2, 6, 3, 8, generator=gen)
     lengths = torch.tensor([6, 4])
     torch.manual_seed(0)
-    model = su.PooledClassifier(8, 2, 3, layer=2).eval()
+    model = PooledClassifier(8, 2, 3, layer=2).eval()
     changed = x.clone()
     changed[:, :, :2] = torch.randn(2, 6, 2, 8, generator=gen)
     torch.testing.assert_close(model(x, lengths), model(changed, lengths))
     assert model.mix is None and model.layer == 2  # one layer read, nothing mixed
-    mixed = su.PooledClassifier(8, 2, 3)
+    mixed = PooledClassifier(8, 2, 3)
     torch.testing.assert_close(mixed.mix.weights(), torch.full((3,), 1 / 3))
     torch.testing.assert_close(mixed.pool(x, torch.tensor([6, 6])), x.mean(2).mean(1))
 
 
 def test_attention_pooling_picks_the_frame_with_the_highest_score():
-    model = su.PooledClassifier(4, 2, 1, pooling="attention").eval()
+    model = PooledClassifier(4, 2, 1, pooling="attention").eval()
     with torch.no_grad():
         model.attention.weight.copy_(torch.tensor([[100.0, 0, 0, 0]]))
         model.attention.bias.zero_()
@@ -106,12 +107,12 @@ def test_attention_pooling_picks_the_frame_with_the_highest_score():
 
 def test_bad_configurations_and_inputs_are_rejected():
     with pytest.raises(ValueError, match="pooling"):
-        su.PooledClassifier(8, 2, pooling="max")
+        PooledClassifier(8, 2, pooling="max")
     with pytest.raises(ValueError, match="layer must be"):
-        su.PooledClassifier(8, 2, 3, layer=3)
+        PooledClassifier(8, 2, 3, layer=3)
     with pytest.raises(ValueError, match="num_classes"):
-        su.PooledClassifier(8, 1)
-    model = su.PooledClassifier(8, 2, 3)
+        PooledClassifier(8, 1)
+    model = PooledClassifier(8, 2, 3)
     with pytest.raises(ValueError, match=r"\(batch, frames, 3, 8\)"):
         model(torch.zeros(2, 5, 8), torch.tensor([5, 5]))
     feats = [torch.zeros(4, 3, 8)] * 2
@@ -147,7 +148,7 @@ def test_attentive_pooling_learns_the_informative_layer_and_beats_mean_pooling()
     accuracy = {}
     for pooling in ("attention", "mean"):
         torch.manual_seed(0)
-        model = su.PooledClassifier(8, 2, 3, pooling=pooling)
+        model = PooledClassifier(8, 2, 3, pooling=pooling)
         losses = su.train_classifier(model, train_x, train_y, steps=300, lr=1e-2, seed=0)
         assert len(losses) == 300 and not model.training
         accuracy[pooling] = float((su.predict(model, test_x) == np.array(test_y)).mean())
@@ -227,7 +228,7 @@ def test_encoding_and_training_trim_the_heap_where_memory_is_short(encoder, monk
         monkeypatch.setattr(workers, "release_free_memory", lambda calls=calls: calls.append(1) or True)
         encoded = su.speech_features(encoder, mels, batch_size=2)  # 3 batches
         torch.manual_seed(0)
-        model = su.PooledClassifier(8, 2, 3, pooling="attention", hidden=8)
+        model = PooledClassifier(8, 2, 3, pooling="attention", hidden=8)
         losses = su.train_classifier(model, feats, labels, steps=4, batch_size=4)
         assert len(calls) == (3 + 4 if short else 0)
         results[short] = (encoded, losses, su.predict(model, feats))

@@ -12,10 +12,10 @@ def _hf_config(cfg: BertConfig):
 
     return HFBertConfig(
         vocab_size=cfg.vocab_size,
-        hidden_size=cfg.hidden,
-        num_hidden_layers=cfg.layers,
-        num_attention_heads=cfg.heads,
-        intermediate_size=cfg.intermediate,
+        hidden_size=cfg.d_model,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        intermediate_size=cfg.d_ff,
         hidden_act="gelu",
         hidden_dropout_prob=cfg.dropout,
         attention_probs_dropout_prob=cfg.attention_dropout,
@@ -44,7 +44,7 @@ def _pairs(cfg: BertConfig):
     for p in ("weight", "bias"):
         names += [(f"emb_norm.{p}", f"bert.embeddings.LayerNorm.{p}")]
         names += [(f"mlm_norm.{p}", f"cls.predictions.transform.LayerNorm.{p}")]
-        for i in range(cfg.layers):
+        for i in range(cfg.num_layers):
             ours, theirs = f"layers.{i}.", f"bert.encoder.layer.{i}."
             names += [
                 (ours + f"attn_out.{p}", theirs + f"attention.output.dense.{p}"),
@@ -68,7 +68,7 @@ def to_hf(model: Bert, attn_implementation: str = "eager"):
     with torch.no_grad():
         for a, b in _pairs(cfg):
             theirs[b].copy_(ours[a])
-        for i in range(cfg.layers):
+        for i in range(cfg.num_layers):
             wq, wk, wv = ours[f"layers.{i}.qkv.weight"].chunk(3)
             bq, bk, bv = ours[f"layers.{i}.qkv.bias"].chunk(3)
             for name, w, bias in (("query", wq, bq), ("key", wk, bk), ("value", wv, bv)):
@@ -86,10 +86,10 @@ def from_hf(hf) -> Bert:
         raise ValueError(f"only BERT with hidden_act='gelu' can be converted, got {c.hidden_act!r}")
     cfg = BertConfig(
         vocab_size=c.vocab_size,
-        hidden=c.hidden_size,
-        layers=c.num_hidden_layers,
-        heads=c.num_attention_heads,
-        intermediate=c.intermediate_size,
+        d_model=c.hidden_size,
+        num_layers=c.num_hidden_layers,
+        num_heads=c.num_attention_heads,
+        d_ff=c.intermediate_size,
         max_len=c.max_position_embeddings,
         type_vocab=c.type_vocab_size,
         dropout=c.hidden_dropout_prob,
@@ -101,7 +101,7 @@ def from_hf(hf) -> Bert:
     model = Bert(cfg)
     theirs = hf.state_dict()
     ours = {a: theirs[b] for a, b in _pairs(cfg)}
-    for i in range(cfg.layers):
+    for i in range(cfg.num_layers):
         pre = f"bert.encoder.layer.{i}.attention.self."
         for p in ("weight", "bias"):
             ours[f"layers.{i}.qkv.{p}"] = torch.cat(

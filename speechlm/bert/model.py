@@ -12,18 +12,21 @@ from torch import nn
 
 @dataclass
 class BertConfig:
-    """Sizes of a BERT (defaults: a tiny one that pretrains in a minute on a CPU).
+    """Sizes of a BERT (defaults: a tiny one that pretrains in a minute on a CPU), in the course's one
+    vocabulary (as :class:`~speechlm.gpt.GPTConfig` and :class:`~speechlm.ssl.EncoderConfig`).
 
-    ``hidden`` is the model width, ``heads`` must divide it, ``intermediate``
-    is the feed-forward width, ``max_len`` the longest input in tokens,
-    ``type_vocab`` the number of segments (2: sentence A and B).
+    ``d_model`` is the model width, ``num_heads`` must divide it, ``num_layers`` is the number of
+    encoder layers, ``d_ff`` the feed-forward width, ``max_len`` the longest input in tokens,
+    ``type_vocab`` the number of segments (2: sentence A and B). Hugging Face's ``BertConfig`` calls
+    them ``hidden_size``, ``num_attention_heads``, ``num_hidden_layers``, ``intermediate_size``,
+    ``max_position_embeddings`` and ``type_vocab_size``: :func:`speechlm.bert.to_hf` maps them.
     """
 
     vocab_size: int
-    hidden: int = 128
-    layers: int = 2
-    heads: int = 4
-    intermediate: int = 512
+    d_model: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    d_ff: int = 512
     max_len: int = 64
     type_vocab: int = 2
     dropout: float = 0.1
@@ -33,10 +36,12 @@ class BertConfig:
     init_std: float = 0.02
 
     def __post_init__(self):
-        if self.hidden % self.heads:
-            raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
-        if self.vocab_size < 1 or self.layers < 1:
-            raise ValueError(f"vocab_size and layers must be positive, got {self.vocab_size}, {self.layers}")
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of num_heads ({self.num_heads})")
+        if self.vocab_size < 1 or self.num_layers < 1:
+            raise ValueError(
+                f"vocab_size and num_layers must be positive, got {self.vocab_size}, {self.num_layers}"
+            )
 
 
 class BertOutput(NamedTuple):
@@ -54,14 +59,14 @@ class EncoderLayer(nn.Module):
 
     def __init__(self, cfg: BertConfig):
         super().__init__()
-        self.heads = cfg.heads
+        self.heads = cfg.num_heads
         self.attention_dropout = cfg.attention_dropout
-        self.qkv = nn.Linear(cfg.hidden, 3 * cfg.hidden)
-        self.attn_out = nn.Linear(cfg.hidden, cfg.hidden)
-        self.attn_norm = nn.LayerNorm(cfg.hidden, eps=cfg.layer_norm_eps)
-        self.ff_in = nn.Linear(cfg.hidden, cfg.intermediate)
-        self.ff_out = nn.Linear(cfg.intermediate, cfg.hidden)
-        self.ff_norm = nn.LayerNorm(cfg.hidden, eps=cfg.layer_norm_eps)
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.attn_out = nn.Linear(cfg.d_model, cfg.d_model)
+        self.attn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.ff_in = nn.Linear(cfg.d_model, cfg.d_ff)
+        self.ff_out = nn.Linear(cfg.d_ff, cfg.d_model)
+        self.ff_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
@@ -88,17 +93,17 @@ class Bert(nn.Module):
     def __init__(self, cfg: BertConfig):
         super().__init__()
         self.cfg = cfg
-        self.word_emb = nn.Embedding(cfg.vocab_size, cfg.hidden, padding_idx=cfg.pad_id)
-        self.pos_emb = nn.Embedding(cfg.max_len, cfg.hidden)
-        self.type_emb = nn.Embedding(cfg.type_vocab, cfg.hidden)
-        self.emb_norm = nn.LayerNorm(cfg.hidden, eps=cfg.layer_norm_eps)
+        self.word_emb = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=cfg.pad_id)
+        self.pos_emb = nn.Embedding(cfg.max_len, cfg.d_model)
+        self.type_emb = nn.Embedding(cfg.type_vocab, cfg.d_model)
+        self.emb_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.layers))
-        self.pooler = nn.Linear(cfg.hidden, cfg.hidden)
-        self.mlm_dense = nn.Linear(cfg.hidden, cfg.hidden)
-        self.mlm_norm = nn.LayerNorm(cfg.hidden, eps=cfg.layer_norm_eps)
+        self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.num_layers))
+        self.pooler = nn.Linear(cfg.d_model, cfg.d_model)
+        self.mlm_dense = nn.Linear(cfg.d_model, cfg.d_model)
+        self.mlm_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         self.mlm_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
-        self.nsp = nn.Linear(cfg.hidden, 2)
+        self.nsp = nn.Linear(cfg.d_model, 2)
         self.apply(self._init)
 
     def _init(self, module: nn.Module) -> None:

@@ -95,7 +95,7 @@ class BertClassifier(nn.Module):
         self.bert = bert
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(bert.cfg.hidden, num_labels)
+        self.head = nn.Linear(bert.cfg.d_model, num_labels)
 
     def forward(self, input_ids, token_type_ids=None, attention_mask=None) -> torch.Tensor:
         if attention_mask is None:

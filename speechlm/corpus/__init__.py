@@ -82,10 +82,10 @@ def load(
       ``split`` names its sub-folder ``root/{split}``, or is ``"all"`` for a folder
       without ``train/``, ``dev/`` and ``test/`` sub-folders (read as one set).
 
-    See :mod:`speechlm.corpus.real` for the layouts; a root that does not match
-    its layout raises an error naming the root and the layout expected.
+    See :mod:`speechlm.corpus.real` and :mod:`speechlm.corpus.folder` for the layouts; a root that
+    does not match its layout raises an error naming the root and the layout expected.
     """
-    from speechlm.corpus import real
+    from speechlm.corpus import folder, real
 
     if name == "embedded":
         return load_embedded(
@@ -108,7 +108,7 @@ def load(
         return real.load_speech_commands(root, split, size, progress)
     if name == "librispeech":
         return real.load_librispeech(root, split, subset, size, progress)
-    return real.load_folder(root, split, size, progress)
+    return folder.load_folder(root, split, size, progress)
 
 
 def summarize(utterances: Sequence[Utterance]) -> list[dict]:

@@ -60,10 +60,10 @@ def generate(
         raise ValueError(
             f"expected a non-empty prompt of shape (time,) or (batch, time), got {tuple(ids.shape)}"
         )
-    if ids.shape[1] + max_new_tokens > model.cfg.context:
+    if ids.shape[1] + max_new_tokens > model.cfg.max_len:
         raise ValueError(
             f"prompt ({ids.shape[1]}) + max_new_tokens ({max_new_tokens}) tokens exceed "
-            f"the context ({model.cfg.context})"
+            f"the context ({model.cfg.max_len})"
         )
     if temperature <= 0:
         raise ValueError(f"temperature must be positive (use greedy=True for arg-max), got {temperature}")

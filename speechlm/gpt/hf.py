@@ -12,11 +12,11 @@ def _hf_config(cfg: GPTConfig):
 
     return GPT2Config(
         vocab_size=cfg.vocab_size,
-        n_positions=cfg.context,
-        n_embd=cfg.width,
-        n_layer=cfg.layers,
-        n_head=cfg.heads,
-        n_inner=cfg.ff,
+        n_positions=cfg.max_len,
+        n_embd=cfg.d_model,
+        n_layer=cfg.num_layers,
+        n_head=cfg.num_heads,
+        n_inner=cfg.d_ff,
         activation_function="gelu_new",
         resid_pdrop=cfg.dropout,
         embd_pdrop=cfg.dropout,
@@ -32,7 +32,7 @@ def _names(cfg: GPTConfig) -> list[tuple[str, str, bool]]:
     """(our name, Hugging Face name, transposed?) for every tensor; Conv1D weights are transposed."""
     names = [("wte.weight", "transformer.wte.weight", False), ("wpe.weight", "transformer.wpe.weight", False)]
     names += [(f"ln_f.{p}", f"transformer.ln_f.{p}", False) for p in ("weight", "bias")]
-    for i in range(cfg.layers):
+    for i in range(cfg.num_layers):
         ours, theirs = f"blocks.{i}.", f"transformer.h.{i}."
         for a, b in (
             ("qkv", "attn.c_attn"),
@@ -75,11 +75,11 @@ def from_hf(hf) -> GPT:
         raise ValueError("only the standard 1/sqrt(head_dim) attention scaling can be converted")
     cfg = GPTConfig(
         vocab_size=c.vocab_size,
-        context=c.n_positions,
-        width=c.n_embd,
-        layers=c.n_layer,
-        heads=c.n_head,
-        ff=c.n_inner or 4 * c.n_embd,
+        max_len=c.n_positions,
+        d_model=c.n_embd,
+        num_layers=c.n_layer,
+        num_heads=c.n_head,
+        d_ff=c.n_inner or 4 * c.n_embd,
         dropout=c.resid_pdrop,
         layer_norm_eps=c.layer_norm_epsilon,
         init_std=c.initializer_range,

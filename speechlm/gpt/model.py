@@ -12,25 +12,29 @@ from torch import nn
 
 @dataclass
 class GPTConfig:
-    """Sizes of a GPT: ``context`` is the longest input in tokens, ``width``
-    the model dimension (a multiple of ``heads``), ``ff`` the MLP width
-    (default ``4 * width``)."""
+    """Sizes of a GPT, in the course's one vocabulary (:class:`~speechlm.bert.BertConfig` and
+    :class:`~speechlm.ssl.EncoderConfig` use the same names): ``max_len`` is the longest input in
+    tokens (the context), ``d_model`` the model width (a multiple of ``num_heads``), ``num_layers``
+    the decoder blocks, ``d_ff`` the MLP width (default ``4 * d_model``). Hugging Face's
+    ``GPT2Config`` calls them ``n_positions``, ``n_embd``, ``n_layer``, ``n_head`` and ``n_inner``
+    (and answers to ``max_position_embeddings``, ``hidden_size``, ``num_hidden_layers`` and
+    ``num_attention_heads``): :func:`speechlm.gpt.to_hf` maps them."""
 
     vocab_size: int
-    context: int = 64
-    width: int = 128
-    layers: int = 2
-    heads: int = 4
-    ff: int | None = None
+    max_len: int = 64
+    d_model: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    d_ff: int | None = None
     dropout: float = 0.0
     layer_norm_eps: float = 1e-5
     init_std: float = 0.02
 
     def __post_init__(self):
-        if self.width % self.heads:
-            raise ValueError(f"width ({self.width}) must be a multiple of heads ({self.heads})")
-        if self.ff is None:
-            self.ff = 4 * self.width
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of num_heads ({self.num_heads})")
+        if self.d_ff is None:
+            self.d_ff = 4 * self.d_model
 
 
 class KVCache:
@@ -60,14 +64,14 @@ class Block(nn.Module):
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.heads = cfg.heads
+        self.heads = cfg.num_heads
         self.dropout_p = cfg.dropout
-        self.ln_1 = nn.LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
-        self.qkv = nn.Linear(cfg.width, 3 * cfg.width)
-        self.attn_proj = nn.Linear(cfg.width, cfg.width)
-        self.ln_2 = nn.LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
-        self.fc = nn.Linear(cfg.width, cfg.ff)
-        self.fc_proj = nn.Linear(cfg.ff, cfg.width)
+        self.ln_1 = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.attn_proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.ln_2 = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.fc = nn.Linear(cfg.d_model, cfg.d_ff)
+        self.fc_proj = nn.Linear(cfg.d_ff, cfg.d_model)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int, past: int) -> torch.Tensor:
@@ -97,25 +101,25 @@ class GPT(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg
-        self.wte = nn.Embedding(cfg.vocab_size, cfg.width)
-        self.wpe = nn.Embedding(cfg.context, cfg.width)
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.wpe = nn.Embedding(cfg.max_len, cfg.d_model)
         self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
-        self.ln_f = nn.LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
+        self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         for name, p in self.named_parameters():  # GPT-2's initialisation
             if name.endswith("bias"):
                 nn.init.zeros_(p)
             elif p.dim() == 2:
                 residual = name.endswith(("attn_proj.weight", "fc_proj.weight"))
-                nn.init.normal_(p, std=cfg.init_std / (math.sqrt(2 * cfg.layers) if residual else 1.0))
+                nn.init.normal_(p, std=cfg.init_std / (math.sqrt(2 * cfg.num_layers) if residual else 1.0))
 
     def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         if ids.dim() != 2:
             raise ValueError(f"expected token ids of shape (batch, time), got {tuple(ids.shape)}")
         past = len(cache) if cache is not None else 0
-        if past + ids.shape[1] > self.cfg.context:
+        if past + ids.shape[1] > self.cfg.max_len:
             raise ValueError(
-                f"{past} cached + {ids.shape[1]} new tokens exceed the context of {self.cfg.context}: "
+                f"{past} cached + {ids.shape[1]} new tokens exceed the context of {self.cfg.max_len}: "
                 "crop the input to its last `context` tokens"
             )
         pos = torch.arange(past, past + ids.shape[1], device=ids.device)

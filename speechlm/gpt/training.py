@@ -37,7 +37,7 @@ def train_lm(
     joined by an end-of-text token) with :func:`speechlm.train.fit`: AdamW,
     warm-up over a tenth of the steps then linear decay, gradients clipped at 1.
     Returns the loss of every step; leaves the model in eval mode."""
-    n = model.cfg.context
+    n = model.cfg.max_len
     if stream.dim() != 1 or len(stream) <= n:
         raise ValueError(
             f"expected a 1-D token stream longer than the context ({n}), got {tuple(stream.shape)}"

@@ -16,7 +16,7 @@ from torch import nn
 
 from speechlm.augment import SpecAugment, spec_augment
 from speechlm.batching import pad_sequences, random_batches
-from speechlm.heads import PooledHead
+from speechlm.heads import PooledClassifier
 from speechlm.label_efficiency.arms import _encoder_for, _encoder_lrs, _freeze_steps
 from speechlm.optim import scheduler, tenth
 from speechlm.ssl.encoder import SpeechEncoder, run_encoder
@@ -45,11 +45,12 @@ NOTEBOOK_SHOTS = ShotsRecipe(shots=(1,))
 
 
 class _WordClassifier(nn.Module):
-    """An encoder under a :class:`PooledHead` (the head registered first: its parameters come first,
+    """An encoder under a :class:`~speechlm.heads.PooledClassifier` on every layer, each layer
+    layer-normalised (the head registered first: its parameters come first,
     as the gradient clipping has always summed them). While :attr:`frozen` is True the encoder runs
     in eval mode without gradients."""
 
-    def __init__(self, head: PooledHead, encoder: SpeechEncoder):
+    def __init__(self, head: PooledClassifier, encoder: SpeechEncoder):
         super().__init__()
         self.head = head
         self.encoder = encoder
@@ -57,7 +58,7 @@ class _WordClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         out = run_encoder(self.encoder, x, lengths, self.frozen)
-        return self.head(out.layers, out.lengths)
+        return self.head(torch.stack(out.layers, dim=2), out.lengths)
 
 
 @torch.no_grad()
@@ -77,7 +78,8 @@ def _shots_job(job: dict) -> dict:
     encoder = _encoder_for(job)
     freeze_steps = _freeze_steps(job["arm"], recipe)
     torch.manual_seed(recipe.seed + job["draw"])
-    head = PooledHead(job["config"].num_layers + 1, job["config"].d_model, job["num_classes"])
+    config = job["config"]
+    head = PooledClassifier(config.d_model, job["num_classes"], config.num_layers + 1, norm="layer")
     model = _WordClassifier(head, encoder)
     optimizer = torch.optim.AdamW(
         [

@@ -54,9 +54,9 @@ def course_models(seconds: float = 2.0, tokens: int = 32, seed: int = 0) -> list
     a forward pass over one clip) or ``tokens`` tokens (BERT, GPT: at most their context of 48).
     Inputs are seeded random."""
     vocab_size = 1000  # the WordPiece vocabulary of notebooks 08 and 09
-    bert_config = BertConfig(vocab_size, hidden=64, layers=2, heads=4, intermediate=256, max_len=48)
-    gpt_config = GPTConfig(vocab_size, context=48, width=64, layers=2, heads=4)
-    max_tokens = min(bert_config.max_len, gpt_config.context)
+    bert_config = BertConfig(vocab_size, d_model=64, num_layers=2, num_heads=4, d_ff=256, max_len=48)
+    gpt_config = GPTConfig(vocab_size, max_len=48, d_model=64, num_layers=2, num_heads=4)
+    max_tokens = min(bert_config.max_len, gpt_config.max_len)
     if seconds < 0.1 or not 1 <= tokens <= max_tokens:
         raise ValueError(f"need seconds >= 0.1 and 1 <= tokens <= {max_tokens}, got {seconds} and {tokens}")
     generator = torch.Generator().manual_seed(seed)

@@ -69,23 +69,23 @@ def span_perplexity(model: GPT, sequences: Sequence[Sequence[int]], starts: Sequ
     return math.exp(total / count)
 
 
-def extend_vocabulary(unit_lm: GPT, vocab: JointVocabulary, context: int | None = None) -> GPT:
+def extend_vocabulary(unit_lm: GPT, vocab: JointVocabulary, max_len: int | None = None) -> GPT:
     """A GPT over ``vocab`` that starts from ``unit_lm`` (a unit GPT with ``vocab.n_units + 1`` ids,
     the last one ``eos``): blocks, positions and the unit and ``<eos>`` embeddings are copied, the
     text and modality embeddings are new (SPIRIT-LM-style vocabulary extension, here from speech
-    to text). ``context`` may shorten the context; on a units-only sequence the new model's logits
+    to text). ``max_len`` may shorten the context; on a units-only sequence the new model's logits
     at the unit and ``<eos>`` ids equal the unit GPT's."""
     cfg = unit_lm.cfg
     if cfg.vocab_size != vocab.n_units + 1:
         raise ValueError(f"the unit GPT has {cfg.vocab_size} ids, expected n_units + 1 = {vocab.n_units + 1}")
-    context = cfg.context if context is None else context
-    if not 1 <= context <= cfg.context:
-        raise ValueError(f"context must be in [1, {cfg.context}], got {context}")
-    model = GPT(dataclasses.replace(cfg, vocab_size=len(vocab), context=context))
+    max_len = cfg.max_len if max_len is None else max_len
+    if not 1 <= max_len <= cfg.max_len:
+        raise ValueError(f"max_len must be in [1, {cfg.max_len}], got {max_len}")
+    model = GPT(dataclasses.replace(cfg, vocab_size=len(vocab), max_len=max_len))
     state = {k: v for k, v in unit_lm.state_dict().items() if k not in ("wte.weight", "wpe.weight")}
     model.load_state_dict(state, strict=False)
     with torch.no_grad():
-        model.wpe.weight.copy_(unit_lm.wpe.weight[:context])
+        model.wpe.weight.copy_(unit_lm.wpe.weight[:max_len])
         old = unit_lm.wte.weight
         model.wte.weight[vocab.unit_offset : vocab.unit_offset + vocab.n_units] = old[: vocab.n_units]
         model.wte.weight[vocab.eos] = old[vocab.n_units]

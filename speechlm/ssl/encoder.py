@@ -35,7 +35,12 @@ __all__ = ["EncoderConfig", "EncoderOutput", "SpeechEncoder", "encode_utterances
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """Sizes of :class:`SpeechEncoder` (defaults: about 1.1 M parameters)."""
+    """Sizes of :class:`SpeechEncoder` (defaults: about 1.1 M parameters), in the course's one
+    vocabulary (as :class:`~speechlm.gpt.GPTConfig` and :class:`~speechlm.bert.BertConfig`):
+    Hugging Face's ``HubertConfig`` calls ``d_model``, ``num_layers``, ``num_heads`` and ``d_ff``
+    ``hidden_size``, ``num_hidden_layers``, ``num_attention_heads`` and ``intermediate_size``, and
+    ``pos_conv_kernel``, ``pos_conv_groups`` ``num_conv_pos_embeddings``,
+    ``num_conv_pos_embedding_groups``."""
 
     n_mels: int = 80  # input log-mel bands
     d_model: int = 144  # width of every frame after the front end

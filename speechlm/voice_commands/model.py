@@ -8,7 +8,7 @@ from torch import nn
 
 from speechlm.batching import lengths_to_mask
 from speechlm.features import encoder_lengths
-from speechlm.heads import LayerMix
+from speechlm.heads import LayerMix, attention_pool
 from speechlm.ssl.encoder import SpeechEncoder
 from speechlm.voice_commands.data import SlotVocab
 
@@ -59,9 +59,8 @@ class SLUHead(nn.Module):
         x = self.project(self.mix(layers, dim=1)) * keep
         for conv in self.context:  # residual convolutions: each frame sees its neighbours' words
             x = x + F.gelu(conv(x.transpose(1, 2))).transpose(1, 2) * keep
-        scores = self.queries(x).transpose(1, 2).masked_fill(padding_mask[:, None, :], float("-inf"))
-        attention = torch.softmax(scores, dim=-1)  # (batch, fields, frames)
-        pooled = attention @ x  # (batch, fields, d_model)
+        # one query per field: pooled (batch, fields, width), attention (batch, fields, frames)
+        pooled, attention = attention_pool(x, self.queries(x).transpose(1, 2), padding_mask)
         logits = {
             f: clf(pooled[:, i]) for i, (f, clf) in enumerate(zip(self.fields, self.classifiers, strict=True))
         }
