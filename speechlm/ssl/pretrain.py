@@ -35,8 +35,7 @@ __all__ = ["HubertRecipe", "kmeans_targets", "pretrain_hubert", "pretrain_wav2ve
 class HubertRecipe:
     """Everything that determines a pretrained encoder (and so its cache key): its size, data and
     budget, for either objective (HuBERT's masked prediction, and wav2vec 2.0's contrastive loss, for
-    which ``n_clusters`` and the iteration-2 settings do not apply). The name is part of the cached
-    encoders' keys (``PretrainedRecipe.hubert``), so it stays."""
+    which ``n_clusters`` and the iteration-2 settings do not apply)."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     n_utterances: int = 3000  # unlabeled training utterances
