@@ -4,6 +4,12 @@ import pytest
 from speechlm import exercises
 
 
+@pytest.fixture(autouse=True)
+def fresh_hints(monkeypatch):
+    """Every test starts a session in which no hint has been shown."""
+    monkeypatch.setattr(exercises, "_HINTS_SHOWN", {})
+
+
 def _right(power):
     return 10 * np.log10(np.maximum(power, 1e-10))
 
@@ -15,11 +21,12 @@ def test_a_correct_solution_passes(capsys):
     assert "[pass]" in capsys.readouterr().out
 
 
-def test_a_wrong_solution_fails_with_the_hint(capsys):
+def test_a_wrong_solution_fails_with_the_first_hint(capsys):
     result = exercises.check("00.db", lambda p: 20 * np.log10(np.maximum(p, 1e-10)))
     assert not result
     out = capsys.readouterr().out
-    assert "[fail]" in out and "Hint:" in out and "max abs difference" in out
+    assert "[fail]" in out and "max abs difference" in out
+    assert f"Hint 1 of 2: {exercises.get('00.db').hints[0]}" in out and 'exercises.hint("00.db")' in out
 
 
 def test_an_unfinished_stub_reports_instead_of_raising(capsys):
@@ -27,11 +34,14 @@ def test_an_unfinished_stub_reports_instead_of_raising(capsys):
         raise NotImplementedError
 
     assert not exercises.check("00.db", stub)
-    assert "not yet" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "not yet" in out and "Hint" not in out
 
     def returns_nothing(power): ...
 
     assert not exercises.check("00.db", returns_nothing)
+    out = capsys.readouterr().out
+    assert "not yet: the function returned nothing" in out and "Hint" not in out
 
 
 def test_errors_in_learner_code_are_reported(capsys):
@@ -64,7 +74,7 @@ def test_every_registered_exercise_has_cases_its_reference_passes():
     assert "00.db" in ids
     for exercise_id in ids:
         ex = exercises.get(exercise_id)
-        assert ex.hint.strip() and ex.prompt.strip()
+        assert len(ex.hints) >= 2 and ex.prompt.strip()
         assert exercises.check(exercise_id, ex.reference, verbose=False), exercise_id
 
 

@@ -1,8 +1,10 @@
-"""Issue 16, fault class 10: ``exercises.check`` turns any return value into a ``[fail]`` line.
+"""Issue 16, fault class 10 (and issue 18): ``exercises.check`` turns any return value into a ``[fail]`` line.
 
 Table-driven: every registered exercise gets every wrong answer of ``WRONG_ANSWERS`` (and the
-answers derived from its reference in ``DERIVED_ANSWERS``); none may raise, pass silently or fail
-without saying what was expected and what came back.
+answers derived from its reference in ``DERIVED_ANSWERS``: a list for an array, an array for a
+number, a number for an array, a transposed or shape-changed answer, a small offset, NaN, a tensor
+that requires grad); none may raise, pass silently or fail without saying what was expected and what
+came back. ``None`` is an unfinished function: a "not yet" line without a hint.
 """
 
 import numpy as np
@@ -52,6 +54,7 @@ def _constant(value_factory):
 
 
 WRONG_ANSWERS = {
+    "None": _constant(lambda: None),
     "a float scalar": _constant(lambda: 1.5),
     "a bool": _constant(lambda: True),
     "a complex scalar": _constant(lambda: 1 + 2j),
@@ -132,7 +135,55 @@ def _raises(*args):
     raise ValueError("boom from the learner")
 
 
+def _shape_changed(value):
+    """The answer with another shape: transposed where that changes it, else one item short (or one more)."""
+    if isinstance(value, np.ndarray) and value.ndim >= 2 and value.shape != value.shape[::-1]:
+        return value.T
+    if isinstance(value, np.ndarray) and value.ndim >= 1:
+        return value[:-1] if len(value) > 1 else np.concatenate([value, value])
+    if isinstance(value, list | tuple):
+        return type(value)(value[:-1] if len(value) > 1 else [*value, *value, 0])
+    if isinstance(value, dict):
+        return dict(list(value.items())[:-1]) if len(value) > 1 else {**value, "extra": 0}
+    return [value, value]
+
+
+def _as_list_for_an_array(value):
+    """An array answer as a (wrong-shaped) list; any other answer as a list of two copies."""
+    if isinstance(value, np.ndarray):
+        return _shape_changed(value).tolist()
+    return [value, value]
+
+
+def _array_for_a_number(value):
+    """A number answer as an array of three copies; any other answer as an array of another shape."""
+    if _numeric(value) and np.ndim(value) == 0:
+        return np.full(3, value)
+    return np.full(7, 0.5)
+
+
+def _number_for_an_array(value):
+    """An array or list answer as its first item (a number); any other answer as the number 0.5."""
+    if isinstance(value, np.ndarray) and value.size:
+        return value.reshape(-1)[0].item()
+    if isinstance(value, list | tuple) and value:
+        return value[0] if not isinstance(value[0], list | tuple | np.ndarray) else 0.5
+    return 0.5 if not _numeric(value) else value + 0.5
+
+
 DERIVED_ANSWERS = {
+    "the reference as a list of another shape": lambda ex: (
+        lambda *args: _as_list_for_an_array(ex.reference(*args))
+    ),
+    "the reference as an array, where it is a number": lambda ex: (
+        lambda *args: _array_for_a_number(ex.reference(*args))
+    ),
+    "a number where the reference is an array": lambda ex: (
+        lambda *args: _number_for_an_array(ex.reference(*args))
+    ),
+    "the reference transposed or of another shape": lambda ex: (
+        lambda *args: _shape_changed(ex.reference(*args))
+    ),
     "the reference plus a small error": lambda ex: lambda *args: _perturb(ex.reference(*args)),
     "the reference plus a small error, as a tensor that requires grad": lambda ex: _plus_error_as_tensor(
         ex.reference
@@ -141,6 +192,8 @@ DERIVED_ANSWERS = {
     "a function with the wrong number of parameters": lambda ex: lambda: 0,
     "a function that raises": lambda ex: _raises,
 }
+
+VALUE_FAULTS = {name for name in DERIVED_ANSWERS if name.startswith(("the reference", "a number"))}
 
 ALL_ANSWERS = [(name, lambda ex, make=make: make) for name, make in WRONG_ANSWERS.items()] + list(
     DERIVED_ANSWERS.items()
@@ -162,11 +215,14 @@ def test_every_exercise_reports_a_wrong_answer_as_fail_and_never_raises(fault, m
         out = capsys.readouterr().out
         if result:
             problems.append(f"{exercise_id}: {fault} passed")
-        elif not (out.startswith(f"[fail] {exercise_id}: ") and "\nHint: " in out):
+        elif fault == "None":
+            if not out.startswith(f"[fail] {exercise_id}: not yet: ") or "Hint" in out:
+                problems.append(f"{exercise_id}: None is not reported as 'not yet' without a hint: {out!r}")
+        elif not (out.startswith(f"[fail] {exercise_id}: ") and "\nHint 1 of " in out):
             problems.append(f"{exercise_id}: output not in the [fail] format: {out!r}")
         elif len(result.message) < 20 or result.message not in out:
             problems.append(f"{exercise_id}: no feedback: {result.message!r}")
-        elif fault in WRONG_ANSWERS or fault.startswith("the reference"):
+        elif fault in WRONG_ANSWERS or fault in VALUE_FAULTS:
             # a wrong value is described: what was expected, what came back, for which input
             if "failed for the input (" not in result.message or "expected" not in result.message:
                 problems.append(f"{exercise_id}: feedback does not say what was expected: {result.message!r}")
@@ -257,7 +313,14 @@ def test_a_comparison_that_raises_is_a_failed_case(monkeypatch, capsys):
     def fragile(got, expected):
         return None if got[0] == expected else "differs"
 
-    ex = Exercise("99.fragile", "Return x.", lambda x: x, lambda rng: [(2,)], "Return x.", compare=fragile)
+    ex = Exercise(
+        "99.fragile",
+        "Return x.",
+        lambda x: x,
+        lambda rng: [(2,)],
+        ("Return it.", "Return x."),
+        compare=fragile,
+    )
     monkeypatch.setitem(exercises._REGISTRY, ex.id, ex)
     result = exercises.check(ex.id, lambda x: x)
     out = capsys.readouterr().out
@@ -267,7 +330,10 @@ def test_a_comparison_that_raises_is_a_failed_case(monkeypatch, capsys):
 
 def test_a_learner_that_raises_is_reported_with_the_last_traceback_line():
     result = exercises.check("00.db", _raises, verbose=False)
-    assert result.message == "case 1/3 raised ValueError: boom from the learner"
+    assert result.message == (
+        "case 1/3 raised ValueError: boom from the learner, "
+        "for the input (an array (3,) of float64 [  1.,  10., 100.])"
+    )
 
 
 def test_a_function_that_edits_a_list_argument_cannot_change_the_next_case():

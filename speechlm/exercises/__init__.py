@@ -1,22 +1,29 @@
-"""Exercises with automatic checkers (the mechanism; introduced in notebook 00).
+"""Exercises with automatic checkers and graded hints (the mechanism; introduced in notebook 00).
 
 Each exercise has an id (``"03.lifter"``: notebook number, then a short name),
 a prompt, a reference solution kept in the package, hidden test cases drawn
-from a seeded generator, and a hint. A notebook shows the prompt, the learner
-writes a function, and :func:`check` runs it on the hidden cases::
+from a seeded generator, and graded hints: a nudge first, then the idea (the
+maths or the reasoning), never the code. A notebook shows the prompt, the
+learner writes a function, and :func:`check` runs it on the hidden cases::
 
     from speechlm import exercises
     exercises.show("00.db")
     def power_to_db(power): ...
     exercises.check("00.db", power_to_db)
+    exercises.hint("00.db")  # the next hint, one more per call
 
-``check`` never raises because of the learner's code: an unfinished function
-(``...`` or ``NotImplementedError``), a function that raises, and any returned
-value that is not the answer (``None``, a string for a number, an array for a
-number, a generator, an object whose ``==`` raises...) print a ``[fail]`` line
-that names the case's input, what was expected and what came back, then the
-hint; the returned :class:`CheckResult` is falsy. Worked solutions live in
-``solutions/``, where the tests assert that every check passes.
+Nothing is given away before an attempt: an unfinished function (one that
+raises ``NotImplementedError`` or returns ``None`` or ``...``) prints one
+``[fail] ... not yet`` line and no hint. A real attempt that fails prints a
+``[fail]`` line that names the failing case's input, what was expected and
+what came back, then the first hint and how to ask for the next one;
+:func:`hint` prints the hints one by one, on request (it keeps count per
+exercise for the session). ``check`` never raises because of the learner's
+code: a function that raises, and any returned value that is not the answer
+(a string for a number, an array for a number, a generator, an object whose
+``==`` raises...) is a failed case; the returned :class:`CheckResult` is
+falsy. Worked solutions live in ``solutions/``, where the tests assert that
+every check passes.
 
 PyTorch answers count: a tensor (also one that requires grad, or on a GPU) is
 detached, moved to the CPU and compared as the NumPy array it holds (a 0-d
@@ -50,6 +57,7 @@ __all__ = [
     "check",
     "describe",
     "equal",
+    "hint",
     "list_exercises",
     "register",
     "show",
@@ -57,6 +65,8 @@ __all__ = [
 
 _REGISTRY: dict[str, Exercise] = {}
 _LOADED = False
+# How many hints of each exercise this session has shown (a failed attempt shows the first).
+_HINTS_SHOWN: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -69,16 +79,27 @@ class Exercise:
     a short message saying what was expected and what came back, for any
     ``got`` (default: :func:`allclose`; see ``speechlm.exercises.comparisons``).
     It sees a torch answer as NumPy; should it raise, :func:`check` reports a
-    failed case instead.
+    failed case instead. ``hints`` are graded, at least two: a nudge first,
+    then the idea (the maths or the reasoning), in prose, never the code.
     """
 
     id: str
     prompt: str
     reference: Callable[..., Any]
     cases: Callable[[np.random.Generator], Iterable[tuple]]
-    hint: str
+    hints: tuple[str, ...]
     compare: Callable[[Any, Any], str | None] = field(default=None)  # type: ignore[assignment]
     seed: int = 1234
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hints, str) or len(self.hints) < 2:
+            raise ValueError(
+                f"exercise {self.id!r}: hints must be a sequence of at least two strings, a nudge first "
+                f"and then the idea, got {self.hints!r}"
+            )
+        if not all(isinstance(h, str) and h.strip() for h in self.hints):
+            raise ValueError(f"exercise {self.id!r}: every hint must be a non-empty string")
+        object.__setattr__(self, "hints", tuple(h.strip() for h in self.hints))
 
 
 @dataclass
@@ -137,13 +158,35 @@ def show(exercise_id: str) -> None:
     print(f"Exercise {ex.id}\n{ex.prompt.strip()}")
 
 
+def _ask_for_more(ex: Exercise) -> str:
+    shown = _HINTS_SHOWN.get(ex.id, 0)
+    if shown < len(ex.hints):
+        return f'(More help: exercises.hint("{ex.id}") shows hint {shown + 1} of {len(ex.hints)}.)'
+    number = ex.id.split(".")[0]
+    return f"(All {len(ex.hints)} hints are shown; the worked solution is in solutions/{number}_*.ipynb.)"
+
+
+def hint(exercise_id: str) -> None:
+    """Print the next hint of an exercise: the first on the first call (unless a failed
+    :func:`check` has shown it already), then one more per call, then where the solution is."""
+    ex = get(exercise_id)
+    shown = _HINTS_SHOWN.get(ex.id, 0)
+    if shown < len(ex.hints):
+        _HINTS_SHOWN[ex.id] = shown + 1
+        print(f"Hint {shown + 1} of {len(ex.hints)} for {ex.id}: {ex.hints[shown]}")
+    print(_ask_for_more(ex))
+
+
 def check(exercise_id: str, fn: Callable[..., Any], *, verbose: bool = True) -> CheckResult:
     """Run ``fn`` on the exercise's hidden cases and report pass or fail.
 
     Stops at the first failing case and prints what differed, for which input,
-    plus the hint. Returns a :class:`CheckResult` (truthy when all cases pass).
-    Raises only for the caller's mistakes (an unknown id, ``fn`` not callable),
-    never for what ``fn`` does or returns.
+    then the first hint (and how to ask for the next: :func:`hint`); an
+    unfinished ``fn`` (``NotImplementedError``, or returning ``None`` or
+    ``...``) gets a short "not yet" line and no hint. Returns a
+    :class:`CheckResult` (truthy when all cases pass). Raises only for the
+    caller's mistakes (an unknown id, ``fn`` not callable), never for what
+    ``fn`` does or returns.
     """
     ex = get(exercise_id)
     if not callable(fn):
@@ -152,31 +195,39 @@ def check(exercise_id: str, fn: Callable[..., Any], *, verbose: bool = True) -> 
     cases = list(ex.cases(np.random.default_rng(ex.seed)))
     passed = 0
     message = ""
+    attempted = True
     for index, args in enumerate(cases, start=1):
         expected = ex.reference(*_copy_args(args))
+        where = f"case {index}/{len(cases)}"
         try:
             got = fn(*_copy_args(args))
         except NotImplementedError:
             message = "not yet: the function raises NotImplementedError; fill it in and run the check again."
+            attempted = False
             break
         except Exception as exc:  # the learner's code: report, never crash the notebook
-            where = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            message = f"case {index}/{len(cases)} raised {where}"
+            error = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            message = f"{where} raised {error}, for the input ({_describe_args(args)})"
             break
         if got is None or got is Ellipsis:
-            message = "not yet: the function returned nothing; it must return its answer."
+            what = "nothing" if got is None else "... (Ellipsis)"
+            message = f"not yet: the function returned {what} ({where}); it must return its answer."
+            attempted = False
             break
         problem = _compare_safely(compare, got, expected)
         if problem is not None:
-            message = f"case {index}/{len(cases)} failed for the input ({_describe_args(args)}): {problem}"
+            message = f"{where} failed for the input ({_describe_args(args)}): {problem}"
             break
         passed += 1
     result = CheckResult(ex.id, passed, len(cases), message)
     if verbose:
         if result:
             print(f"[pass] {ex.id}: all {len(cases)} hidden cases passed.")
+        elif not attempted:
+            print(f'[fail] {ex.id}: {message} (Stuck? exercises.hint("{ex.id}") gives a hint.)')
         else:
-            print(f"[fail] {ex.id}: {message}\nHint: {ex.hint.strip()}")
+            _HINTS_SHOWN[ex.id] = max(1, _HINTS_SHOWN.get(ex.id, 0))
+            print(f"[fail] {ex.id}: {message}\nHint 1 of {len(ex.hints)}: {ex.hints[0]}\n{_ask_for_more(ex)}")
     return result
 
 

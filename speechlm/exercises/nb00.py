@@ -27,7 +27,12 @@ power floored at 1e-10 first so that silence gives -100 dB instead of -inf.
 """,
         reference=_power_to_db,
         cases=_db_cases,
-        hint="np.log10 works element-wise; floor with np.maximum(power, 1e-10) before taking the log.",
+        hints=(
+            "Two steps, in this order: floor the power, then take the logarithm. Which order keeps "
+            "log10 away from zero?",
+            "A power ratio in decibels is ten times its base-10 logarithm. NumPy's log10 and maximum "
+            "work element by element on an array of any shape, so no loop is needed.",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-6),
     )
 )
@@ -58,7 +63,11 @@ energy is the sum of squared samples. Return a float.
 """,
         reference=_snr_db,
         cases=_snr_cases,
-        hint="noise = noisy - clean; then 10 * np.log10(np.sum(clean**2) / np.sum(noise**2)).",
+        hints=(
+            "Recover the noise first: what was added to the clean signal to make the noisy one?",
+            "Energy is the sum of the squared samples. The SNR in dB is ten times the base-10 logarithm "
+            "of the clean signal's energy divided by the noise's energy: one number, returned as a float.",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-6),
     )
 )
@@ -102,8 +111,12 @@ Between words, before the first and after the last, return "sil".
 """,
         reference=_word_at,
         cases=_word_at_cases,
-        hint="Loop over (word, start, end) and return the word when start <= time_s < end; "
-        "after the loop, return 'sil'.",
+        hints=(
+            "Walk through the words in order and ask of each: does time_s fall inside it?",
+            "A word covers its start but not its end (start_s <= t < end_s), so a time exactly on a "
+            "boundary belongs to the word that starts there. When no word covers the time (before, "
+            "between or after the words), the answer is the string sil.",
+        ),
         compare=equal,
     )
 )
@@ -152,7 +165,11 @@ mapping each phone that occurs to its mean duration in seconds.
 """,
         reference=_mean_phone_durations,
         cases=_phone_cases,
-        hint="Collect end - start per phone in a dict of lists, then average each list (np.mean).",
+        hints=(
+            "A phone occurs several times: gather all of its durations before averaging.",
+            "Keep a dict from each phone to the list of its durations (end minus start); the answer maps "
+            "each phone to the mean of its list, as a float.",
+        ),
         compare=_compare_durations,
     )
 )

@@ -1,4 +1,4 @@
-"""Exercises of notebook 01 (speech signals): frame counts, aliasing, the Hann window."""
+"""Exercises of notebook 01 (speech signals): frame counts, aliasing, the Hann window and the STFT."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ def _frame_count_cases(rng: np.random.Generator):
     yield (16000, 400, 160, True)
     yield (400, 400, 100, False)
     yield (1000, 512, 128, True)
+    yield (1000, 401, 1, True)  # odd lengths: centring pads 2 * (401 // 2) = 400 samples, not 401
+    yield (16000, 401, 100, True)
+    yield (1001, 255, 7, False)
     for _ in range(6):
         length = int(rng.integers(64, 1024))
         yield (
@@ -39,9 +42,24 @@ def _alias_cases(rng: np.random.Generator):
 
 def _hann_cases(rng: np.random.Generator):
     yield (8,)
+    yield (7,)  # odd lengths: the periodic window is not symmetric about its middle sample
     yield (1,)
     yield (400,)
+    yield (401,)
     yield (int(rng.integers(2, 2048)),)
+
+
+def _stft_magnitude(x: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
+    return np.abs(dsp.stft(x, n_fft=frame_length, hop_length=hop_length, center=False))
+
+
+def _stft_cases(rng: np.random.Generator):
+    t = np.arange(2000) / 16000
+    yield (np.sin(2 * np.pi * 1000 * t), 400, 160)
+    yield (np.sin(2 * np.pi * 440 * t) + 0.1 * rng.standard_normal(2000), 401, 160)  # an odd length
+    yield (rng.standard_normal(64), 7, 3)
+    yield (rng.standard_normal(300), 300, 1)  # exactly one frame
+    yield (rng.standard_normal(1000), 255, 100)
 
 
 register(
@@ -52,12 +70,19 @@ Write `frame_count(n_samples, frame_length, hop_length, center)` that returns
 how many frames `speechlm.dsp.frame` makes (an int). Without centring, frame t
 covers samples t*hop_length ... t*hop_length + frame_length - 1 and must fit in
 the signal. With center=True the signal is first padded with frame_length // 2
-samples on each side. Assume n_samples >= frame_length.
+samples on each side (for an odd frame_length that is frame_length - 1 samples
+in all). Assume n_samples >= frame_length.
 """,
         reference=lambda n, length, hop, center: dsp.n_frames(n, length, hop, center=center),
         cases=_frame_count_cases,
-        hint="Without centring: 1 + (n_samples - frame_length) // hop_length. "
-        "With centring, add 2 * (frame_length // 2) to n_samples first.",
+        hints=(
+            "Count the possible start positions of a frame: the first starts at sample 0, each next one "
+            "hop_length later, and the last must still end inside the signal.",
+            "The starts are 0, hop_length, 2 hop_length, ... up to n_samples - frame_length: how many "
+            "multiples of hop_length lie in that range, zero included? Integer division answers it.",
+            "With centring the signal grows by twice frame_length // 2 samples before counting; for an odd "
+            "frame_length that is one sample less than frame_length.",
+        ),
         compare=equal,
     )
 )
@@ -73,7 +98,12 @@ nor f from -f, so the answer is the distance from f to the nearest multiple of s
 """,
         reference=_alias_frequency,
         cases=_alias_cases,
-        hint="abs(f_hz - sr * round(f_hz / sr)).",
+        hints=(
+            "Shifting f_hz by a whole number of sample rates does not change the samples: shift it as close "
+            "to zero as you can.",
+            "Find the integer multiple of sr nearest to f_hz (the nearest integer to f_hz / sr, times sr); "
+            "the alias is the distance from f_hz to it, never negative, so it lies in [0, sr / 2].",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-6),
     )
 )
@@ -85,11 +115,39 @@ register(
 Write `hann(length)`: the periodic Hann window w[n] = 0.5 - 0.5 cos(2 pi n / length)
 for n = 0 .. length - 1, as a NumPy array. (Periodic, or "DFT-even": its
 period is `length`, so it tiles perfectly with 50% overlap; it is what
-`scipy.signal.get_window("hann", length)` and librosa use.)
+`scipy.signal.get_window("hann", length)` and librosa use.) Odd lengths too.
 """,
         reference=lambda length: np.array(dsp.get_window("hann", length)),
         cases=_hann_cases,
-        hint="n = np.arange(length); return 0.5 - 0.5 * np.cos(2 * np.pi * n / length).",
+        hints=(
+            "Make the vector of indices n = 0 ... length - 1 and apply the formula to all of them at once.",
+            "The denominator is length, not length - 1: that is what makes the window periodic. NumPy's "
+            "hanning is the symmetric window and differs at every length, odd or even.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-12),
+    )
+)
+
+register(
+    Exercise(
+        id="01.stft",
+        prompt="""
+The STFT of section 6 in three steps. Write `stft_magnitude(x, frame_length, hop_length)`
+for a 1-D signal x: cut it into frames without centring (frame t is x[t*hop_length :
+t*hop_length + frame_length], as many as fit, see 01.frame_count), multiply each frame by
+the periodic Hann window of 01.hann, take the real DFT of each windowed frame, and return
+the magnitudes, an array (n_frames, frame_length // 2 + 1). frame_length may be odd.
+Compare with `speechlm.dsp.stft(x, n_fft=frame_length, hop_length=hop_length, center=False)`.
+""",
+        reference=_stft_magnitude,
+        cases=_stft_cases,
+        hints=(
+            "Get the frames right first: an array (n_frames, frame_length) whose row t starts at sample "
+            "t hop_length. Then window, then transform, row by row or all rows at once.",
+            "Windowing is an element-wise product of every frame with the same window. The real DFT of N "
+            "samples (NumPy's rfft, along the last axis) has N // 2 + 1 bins for odd N too, and the "
+            "magnitude of a complex bin is its absolute value.",
+        ),
+        compare=allclose(rtol=1e-7, atol=1e-9),
     )
 )

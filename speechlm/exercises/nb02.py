@@ -43,7 +43,11 @@ r[k] = sum_n x[n] x[n + k] for k = 0 .. max_lag (length max_lag + 1), for a
 """,
         reference=dsp.autocorrelation,
         cases=_autocorrelation_cases,
-        hint="np.array([np.dot(x[: len(x) - k], x[k:]) for k in range(max_lag + 1)]).",
+        hints=(
+            "For each lag k, pair every sample with the one k places later and add up the products.",
+            "For a frame of N samples only n = 0 ... N - 1 - k have a partner x[n + k] (no wrapping around: "
+            "the frame is zero outside). The answer has max_lag + 1 entries, and r[0] is the frame's energy.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )
@@ -62,9 +66,15 @@ a = [1], E = r[0]; for m = 1 .. order:
 """,
         reference=lambda r, order: dsp.levinson_durbin(r, order)[0],
         cases=_levinson_cases,
-        hint="Keep a as a NumPy array of length order + 1. Inside the loop compute "
-        "acc = r[m] + a[1:m] @ r[m-1:0:-1], k = -acc / E, then "
-        "a[1:m] = a[1:m] + k * a[m-1:0:-1] (the right side is evaluated before assigning), a[m] = k.",
+        hints=(
+            "Follow the recursion of the statement line by line, one loop pass per m. Check yourself on "
+            "order 1 first: the answer is [1, -r[1] / r[0]].",
+            "Keep a as a float array of length order + 1 that starts as [1, 0, ..., 0]. In pass m the new "
+            "a_i use the old a_i and a_{m-i} on the right-hand side: compute all of them from the previous "
+            "coefficients (a copy) before overwriting any. E shrinks by the factor (1 - k^2) every pass.",
+            "Signs: a is the prediction-error filter A(z), so a_1 is negative for a signal that resembles "
+            "its previous sample (the predictor's coefficient is -a_1).",
+        ),
         compare=allclose(rtol=1e-8, atol=1e-10),
     )
 )
@@ -81,8 +91,13 @@ You may use speechlm.dsp.autocorrelation and speechlm.dsp.levinson_durbin
 """,
         reference=_prediction_gain,
         cases=lambda rng: ((x, order) for x, order in zip(_frames(rng), (12, 2, 8), strict=True)),
-        hint="r = dsp.autocorrelation(x, order); a, k, error = dsp.levinson_durbin(r, order); "
-        "return 10 * np.log10(r[0] / error).",
+        hints=(
+            "You need two numbers: the frame's energy r[0] and the error energy E that the order-`order` "
+            "predictor leaves. The package computes both.",
+            "speechlm.dsp.levinson_durbin returns the error energy as the third of its three values. The "
+            "gain is the energy ratio r[0] / E in dB, ten times its base-10 logarithm: positive when "
+            "prediction removes energy.",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-9),
     )
 )

@@ -1,4 +1,4 @@
-"""Exercises of notebook 03 (MFCC): the HTK mel scale, liftering, deltas and DTW."""
+"""Exercises of notebook 03 (MFCC): the HTK mel scale, the MFCC pipeline, liftering, deltas and DTW."""
 
 from __future__ import annotations
 
@@ -43,7 +43,11 @@ for a number or a NumPy array of frequencies in Hz.
 """,
         reference=lambda f: dsp.hz_to_mel(f, htk=True),
         cases=_mel_cases,
-        hint="2595 * np.log10(1 + np.asarray(f) / 700).",
+        hints=(
+            "It is one formula applied element by element; make it work for a number and for an array alike.",
+            "The logarithm is base 10 and f is divided by 700 before adding 1. Check: 700 Hz gives "
+            "2595 log10(2), about 781 mel, and 1000 Hz about 1000 mel.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-9),
     )
 )
@@ -58,7 +62,12 @@ is multiplied by 1 + (L / 2) sin(pi n / L).
 """,
         reference=lambda c, L: dsp.lifter(c, L),
         cases=_lifter_cases,
-        hint="n = np.arange(cepstra.shape[-1]); return cepstra * (1 + L / 2 * np.sin(np.pi * n / L)).",
+        hints=(
+            "Every coefficient index n has its own weight, the same for every frame: compute the n_ceps "
+            "weights once, then scale the columns.",
+            "The weight of index n = 0, 1, ..., n_ceps - 1 is 1 + (L / 2) sin(pi n / L), so c0 keeps weight "
+            "1. A vector of n_ceps weights broadcasts against (n_frames, n_ceps).",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )
@@ -74,8 +83,13 @@ where frames before the first and after the last repeat the edge frame.
 """,
         reference=lambda x: dsp.deltas(x, 2),
         cases=_deltas_cases,
-        hint="Pad with np.concatenate([x[:1], x[:1], x, x[-1:], x[-1:]]) and take shifted slices: "
-        "p[3:-1] - p[1:-3] for n = 1 and p[4:] - p[:-4] for n = 2; divide the sum by 10.",
+        hints=(
+            "Pad the sequence at both ends with copies of the edge frames, two on each side, so that every "
+            "frame has neighbours at t - 2 ... t + 2.",
+            "In the padded sequence, frame t of the input sits at t + 2. Shifted copies of the padded array "
+            "(shift by 1 and by 2, forwards and backwards) give c_{t+n} - c_{t-n} for all frames at once; "
+            "weight them by n, add, and divide by 2 (1 + 4) = 10.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )
@@ -92,9 +106,55 @@ and return D[N-1, M-1] (a float, not normalised).
 """,
         reference=lambda x, y: dsp.dtw(x, y)[0],
         cases=_dtw_cases,
-        hint="Build C with np.linalg.norm(x[:, None] - y[None], axis=-1); fill D of shape (N + 1, M + 1) "
-        "with np.inf except D[0, 0] = 0, then two loops: D[i+1, j+1] = C[i, j] + min(D[i, j+1], "
-        "D[i+1, j], D[i, j]); return D[N, M].",
+        hints=(
+            "First the (N, M) table of local costs, the Euclidean distance between every frame of x and "
+            "every frame of y; then fill the accumulated cost D cell by cell, row by row.",
+            "Each cell adds its local cost to the cheapest of its three predecessors (above, left, "
+            "diagonal). The first row and column have fewer predecessors: an extra row and column of "
+            "infinity in front of D, with 0 in the corner, removes the special cases.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-9),
+    )
+)
+
+
+def _mfcc_from_power(power: np.ndarray, filterbank: np.ndarray, n_mfcc: int) -> np.ndarray:
+    return dsp.dct(np.log(np.maximum(power @ filterbank.T, 1e-10)), n_out=n_mfcc)
+
+
+def _mfcc_cases(rng: np.random.Generator):
+    vowel = dsp.synthetic_vowel(f0_hz=120.0, duration_s=0.1)
+    power = dsp.power_spectrogram(vowel, n_fft=512, hop_length=160)
+    power[0] = 0.0  # a silent frame: the floor keeps the log finite
+    yield (power, np.array(dsp.mel_filterbank(16000, 512, n_mels=40)), 13)
+    yield (rng.uniform(0, 1, size=(3, 9)), rng.uniform(0, 1, size=(4, 9)), 4)
+    yield (rng.exponential(1.0, size=(6, 257)) ** 2, np.array(dsp.mel_filterbank(16000, 512, n_mels=23)), 23)
+
+
+register(
+    Exercise(
+        id="03.mfcc",
+        prompt="""
+The MFCC pipeline of section 3, from the power spectrum on. Write
+`mfcc_from_power(power, filterbank, n_mfcc)`: `power` is a power spectrogram
+(n_frames, n_bins), `filterbank` the mel filters (n_mels, n_bins). Return the
+MFCCs (n_frames, n_mfcc): the mel energies of each frame (each filter's weighted
+sum of the frame's power), their natural log (floor them at 1e-10 first), then
+the orthonormal DCT-II over the mel axis, of which you keep the first n_mfcc
+coefficients. For M mel energies e_m the DCT-II gives
+    c_k = s_k sum_{m=0}^{M-1} e_m cos(pi k (2m + 1) / (2M)),  s_0 = sqrt(1/M), s_k = sqrt(2/M) for k > 0.
+Compare with `scipy.fft.dct(..., type=2, norm="ortho")`.
+""",
+        reference=_mfcc_from_power,
+        cases=_mfcc_cases,
+        hints=(
+            "Three steps in the notebook's order: filterbank, log, DCT. The log comes after the filterbank "
+            "(section 7 shows that the other order is a different feature).",
+            "The mel energies of all frames are one matrix product of the power frames with the transposed "
+            "filterbank, (n_frames, n_mels). The DCT is a matrix too: its row k holds s_k times the cosines "
+            "for m = 0 ... M - 1; keep its first n_mfcc rows and multiply once more.",
+            "A silent frame has zero mel energy: floor before the log, or it becomes -inf.",
+        ),
+        compare=allclose(rtol=1e-7, atol=1e-9),
     )
 )

@@ -1,9 +1,11 @@
-"""Exercises of notebook 04 (backpropagation): a Jacobian, a backward pass by hand and a gradient check."""
+"""Exercises of notebook 04 (backpropagation): a Jacobian, the cross-entropy gradient, a backward pass by
+hand and a gradient check."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from speechlm import autograd
 from speechlm.exercises import Exercise, allclose, register
 
 
@@ -16,7 +18,9 @@ def _softmax_jacobian(z):
 def _jacobian_cases(rng):
     yield (np.array([0.0, 0.0]),)
     yield (rng.standard_normal(4),)
-    yield (30 * rng.standard_normal(6),)  # large scores: needs the max-subtraction trick
+    yield (30 * rng.standard_normal(6),)
+    yield (1000.0 + rng.standard_normal(5),)  # large scores: a naive exp overflows
+    yield (np.array([1000.0, 0.0, -1000.0]),)
 
 
 register(
@@ -29,7 +33,14 @@ dp_i/dz_j = p_i (delta_ij - p_j). Keep it stable for large z.
 """,
         reference=_softmax_jacobian,
         cases=_jacobian_cases,
-        hint="Compute p with the max subtracted from z; then J = np.diag(p) - np.outer(p, p).",
+        hints=(
+            "Compute p = softmax(z) first, stably; the Jacobian is then built from p alone.",
+            "Differentiating p_i = e^{z_i} / sum_k e^{z_k} gives p_i (1 - p_i) on the diagonal and -p_i p_j "
+            "off it: a diagonal matrix of p minus the outer product of p with itself.",
+            "Softmax does not change when the same constant is subtracted from every z_i: subtract the "
+            "largest before exponentiating, so that z around 1000 does not overflow to inf (and inf / inf "
+            "to NaN).",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-12),
     )
 )
@@ -57,8 +68,14 @@ w1 (n_in, hidden), w2 (hidden, n_out). Write `tanh_mlp_grad(x, w1, w2)` returnin
 """,
         reference=_tanh_mlp_grad,
         cases=_mlp_cases,
-        hint="Go backwards: dL/d(out) is all ones; dL/dh = ones @ w2.T; through tanh multiply by "
-        "1 - tanh(a)^2 where a = x @ w1; then dL/dw1 = x.T @ dL/da.",
+        hints=(
+            "Name every intermediate of the forward pass (a = x w1, h = tanh a, out = h w2, L = the sum of "
+            "out) and go backwards one step at a time, starting from dL/d(out).",
+            "dL/d(out) is all ones. Through a product y = h w the gradient goes back as (dL/dy) w^T to h "
+            "and as h^T (dL/dy) to w; through tanh it is multiplied element-wise by 1 - tanh(a)^2.",
+            "Every gradient has the shape of what it is the gradient of: let that decide the order and "
+            "the transposes of the matrix products.",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-10),
     )
 )
@@ -92,8 +109,50 @@ cos(x) x^2 + 2 x sin(x): your answer should be within about eps^2 of it.)
 """,
         reference=_central_difference,
         cases=_fd_cases,
-        hint="Loop over np.ndindex(x.shape); perturb a copy of x at index i by +eps and -eps; "
-        "divide the difference of f by 2 * eps.",
+        hints=(
+            "Perturb one element at a time: a copy of x with element i moved up by eps, another with it "
+            "moved down by eps, and f of each.",
+            "Element i of the gradient is the difference of the two values of f divided by 2 eps. Loop "
+            "over every index of x, whatever its shape (NumPy's ndindex yields them), and leave x itself "
+            "unchanged. The one-sided difference is only accurate to about eps, not eps^2.",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-7),
+    )
+)
+
+
+def _cross_entropy_grad(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    z = autograd.Tensor(logits, requires_grad=True)
+    autograd.cross_entropy(z, targets).backward()
+    return z.grad
+
+
+def _ce_cases(rng: np.random.Generator):
+    yield (np.array([[0.0, 0.0]]), np.array([1]))
+    yield (rng.standard_normal((4, 3)), np.array([0, 2, 1, 2]))
+    yield (5 * rng.standard_normal((8, 10)), rng.integers(0, 10, size=8))
+    yield (np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 999.0]]), np.array([1, 2]))  # no overflow
+
+
+register(
+    Exercise(
+        id="04.cross_entropy_grad",
+        prompt="""
+Every backward pass of the phone classifier starts here. For logits (batch, classes) and integer
+targets (batch,), the loss is the mean over the batch of -log softmax(logits[b])[targets[b]]
+(`autograd.cross_entropy`). Write `cross_entropy_grad(logits, targets)` returning dL/dlogits,
+shape (batch, classes), without an autograd library. Derive it first; keep it finite for logits
+around 1000.
+""",
+        reference=_cross_entropy_grad,
+        cases=_ce_cases,
+        hints=(
+            "Take one example first: the derivative of -log p_y with respect to z_j, where p = softmax(z). "
+            "Write -log p_y as the log of the sum of e^{z_k}, minus z_y.",
+            "The derivative is p_j - 1 for j = y and p_j otherwise: the softmax minus the one-hot target. "
+            "The mean over the batch divides every row by the batch size.",
+            "Compute each row's softmax stably: subtract the row's largest logit before exponentiating.",
+        ),
+        compare=allclose(rtol=1e-7, atol=1e-12),
     )
 )

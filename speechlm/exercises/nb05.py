@@ -1,8 +1,9 @@
-"""Exercises of notebook 05 (CNNs and GRUs): output lengths, receptive fields and masked pooling."""
+"""Exercises of notebook 05 (CNNs and GRUs): output lengths, receptive fields, masked pooling, a GRU step."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from speechlm.exercises import Exercise, allclose, equal, register
 
@@ -30,8 +31,13 @@ output frames of torch.nn.Conv1d over `length` input frames (an int).
 """,
         reference=_conv_output_length,
         cases=_conv_cases,
-        hint="The kernel spans dilation * (kernel_size - 1) + 1 frames; count how many stride-spaced "
-        "positions fit in length + 2 * padding frames (floor division).",
+        hints=(
+            "Pad first: the input is length + 2 padding frames long. Then ask how many frames one placement "
+            "of the dilated kernel spans.",
+            "A kernel of kernel_size taps with gaps of dilation spans dilation (kernel_size - 1) + 1 frames. "
+            "Placements start at 0, stride, 2 stride, ... and the last must end inside the padded input: "
+            "count them as in 01.frame_count.",
+        ),
         compare=equal,
     )
 )
@@ -61,8 +67,12 @@ frames only. An item of length 0 gives zeros. Use NumPy (no loop over time steps
 """,
         reference=_masked_mean,
         cases=_mm_cases,
-        hint="Build mask = np.arange(time)[None, :] < lengths[:, None]; sum x * mask[..., None] over "
-        "time and divide by max(lengths, 1).",
+        hints=(
+            "Build a (batch, time) mask that is true at the real frames: frame t of item b is real when "
+            "t < lengths[b]. Broadcasting a row of time indices against a column of lengths makes it.",
+            "Zero the padded frames with the mask, sum over time and divide by the number of real frames. "
+            "An item of length 0 must give zeros, not 0 / 0: divide by at least 1.",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-9),
     )
 )
@@ -98,9 +108,61 @@ context the CNN of this notebook has.
 """,
         reference=_receptive_field,
         cases=_rf_cases,
-        hint="Track two numbers layer by layer: the field (starts at 1) and the jump, the distance in input "
-        "frames between neighbouring positions of the current layer (starts at 1). A layer adds "
-        "(kernel - 1) * dilation * jump to the field, then multiplies the jump by its stride.",
+        hints=(
+            "Go from the first layer to the last, and keep track of how far apart, in input frames, two "
+            "neighbouring positions of the current layer are.",
+            "Track two numbers, both starting at 1: the field and that distance, the jump. A layer with "
+            "kernel k and dilation d widens the field by (k - 1) d jumps; then its stride multiplies the "
+            "jump.",
+        ),
         compare=equal,
+    )
+)
+
+
+def _gru_step(x, h, w_ih, w_hh, b_ih, b_hh):
+    cell = torch.nn.GRUCell(x.shape[1], h.shape[1], dtype=torch.float64)
+    with torch.no_grad():
+        for name, value in (("weight_ih", w_ih), ("weight_hh", w_hh), ("bias_ih", b_ih), ("bias_hh", b_hh)):
+            getattr(cell, name).copy_(torch.from_numpy(value))
+        return cell(torch.from_numpy(x), torch.from_numpy(h)).numpy()
+
+
+def _gru_cases(rng):
+    for batch, n_in, hidden in ((1, 1, 1), (2, 3, 4), (5, 13, 8)):
+        yield (
+            rng.standard_normal((batch, n_in)),
+            np.tanh(rng.standard_normal((batch, hidden))),
+            rng.standard_normal((3 * hidden, n_in)),
+            rng.standard_normal((3 * hidden, hidden)),
+            rng.standard_normal(3 * hidden),
+            rng.standard_normal(3 * hidden),
+        )
+
+
+register(
+    Exercise(
+        id="05.gru_step",
+        prompt="""
+One step of the GRU of section 5, as `torch.nn.GRUCell` computes it. Write
+`gru_step(x, h, w_ih, w_hh, b_ih, b_hh)`: x (batch, n_in) is the input frame, h (batch, hidden)
+the previous state; w_ih (3 hidden, n_in), w_hh (3 hidden, hidden), b_ih and b_hh (3 hidden,) hold
+the reset, update and new-gate parts stacked in that order (PyTorch's layout). Return the new state
+(batch, hidden):
+    r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)
+    z = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz)
+    n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))
+    h' = (1 - z) * n + z * h
+""",
+        reference=_gru_step,
+        cases=_gru_cases,
+        hints=(
+            "Cut each weight matrix and bias into three blocks of `hidden` rows (reset, update, new, in "
+            "that order) and compute the two gates before the candidate n.",
+            "The reset gate multiplies the whole hidden part of n, its bias b_hn included: that is "
+            "PyTorch's convention and the easiest place to differ from it. The update gate z keeps that "
+            "share of the old state, and 1 - z of the candidate comes in.",
+        ),
+        compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )

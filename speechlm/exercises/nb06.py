@@ -29,8 +29,13 @@ This is the `mask` convention of F.scaled_dot_product_attention (True = may atte
 """,
         reference=_padding_causal_mask,
         cases=_mask_cases,
-        hint="np.tril(np.ones((size, size), bool)) is the causal part; np.arange(size)[None, :] < "
-        "lengths[:, None] marks real keys; combine them with & after adding axes so they broadcast.",
+        hints=(
+            "Two conditions, each easy on its own: a (size, size) causal part and a (batch, size) part that "
+            "says which keys are real. Combine them with a logical and.",
+            "Give each part the axes it lacks so that both broadcast to (batch, size, size): the causal part "
+            "is the same for every item, the padding part the same for every query. Only keys are masked: a "
+            "padded query still attends to the real keys before it.",
+        ),
         compare=equal,
     )
 )
@@ -56,6 +61,19 @@ def _att_cases(rng):
         rng.standard_normal((2, 6, 2)),
         mask,
     )
+    # scores around 1000: exp overflows unless the row maximum is subtracted first
+    yield (
+        np.array([[40.0, 40.0]]),
+        np.array([[25.0, 25.0], [24.0, 25.0], [-25.0, 0.0]]),
+        np.eye(3),
+        np.ones((1, 3), dtype=bool),
+    )
+    yield (
+        rng.standard_normal((3, 4)) * 30,
+        rng.standard_normal((5, 4)) * 30,
+        rng.standard_normal((5, 2)),
+        np.ones((3, 5), dtype=bool),
+    )
 
 
 register(
@@ -69,8 +87,13 @@ least one True). Return softmax(q k^T / sqrt(d) with masked scores set to -inf) 
 """,
         reference=_attention,
         cases=_att_cases,
-        hint="np.swapaxes(k, -1, -2) transposes the last two axes; np.where(mask, scores, -np.inf) masks; "
-        "subtract the row max before np.exp.",
+        hints=(
+            "Four steps: scores, mask, a softmax over the keys (the last axis), the weighted sum of values.",
+            "The scores are q k^T / sqrt(d), where k^T swaps only the last two axes of k, so that any batch "
+            "axes stay in front. A masked score becomes -inf before the softmax and so gets weight 0.",
+            "Softmax does not change when each row's largest score is subtracted from the row: do that "
+            "before exponentiating, or scores around 1000 overflow to inf and the weights become NaN.",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-9),
     )
 )
@@ -97,8 +120,12 @@ where head h holds features h*head_dim ... (h+1)*head_dim - 1 (the layout of nn.
 """,
         reference=_split_heads,
         cases=_heads_cases,
-        hint="Reshape to (batch, time, heads, head_dim) first, then move the heads axis in front of "
-        "time with transpose(0, 2, 1, 3). Reshaping straight to (batch, heads, time, ...) mixes time steps.",
+        hints=(
+            "Split the feature axis into (heads, head_dim) first, and only then move the heads axis.",
+            "A reshape to (batch, time, heads, head_dim) keeps each head's consecutive features together; "
+            "swapping the time and heads axes then gives the layout asked for. Reshaping straight to "
+            "(batch, heads, time, head_dim) mixes features of different time steps into one head.",
+        ),
         compare=allclose(rtol=0, atol=0),
     )
 )

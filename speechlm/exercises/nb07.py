@@ -1,4 +1,4 @@
-"""Exercises of notebook 07 (Transformer): positional encodings, LayerNorm, parameter counts."""
+"""Exercises of notebook 07 (Transformer): positional encodings, LayerNorm, the pre-LN block, parameters."""
 
 from __future__ import annotations
 
@@ -28,8 +28,13 @@ for i = 0 ... d_model/2 - 1 (d_model is even).
 """,
         reference=_pe,
         cases=_pe_cases,
-        hint="angle = np.arange(max_len)[:, None] / 10000 ** (np.arange(0, d_model, 2) / d_model); "
-        "fill pe[:, 0::2] with sin(angle) and pe[:, 1::2] with cos(angle).",
+        hints=(
+            "Fill the table one pair of columns at a time: pair i has one frequency, the even column of the "
+            "pair holds sines and the odd column cosines of that frequency times the position.",
+            "The angle of position pos in pair i is pos / 10000^(2i / d_model). An outer product of the "
+            "max_len positions with the d_model / 2 inverse frequencies gives every angle at once; the sines "
+            "go to columns 0, 2, 4, ... and the cosines to 1, 3, 5, ..., interleaved, not in two halves.",
+        ),
         compare=allclose(rtol=1e-5, atol=1e-6),
     )
 )
@@ -57,7 +62,12 @@ then scale by gamma and shift by beta (both (features,)). x has shape (..., feat
 """,
         reference=_layer_norm,
         cases=_ln_cases,
-        hint="x.mean(axis=-1, keepdims=True) and x.var(axis=-1, keepdims=True); np.var is biased by default.",
+        hints=(
+            "Each vector is normalised with its own statistics: mean and variance over the last axis only.",
+            "Use the biased variance (divide by n: NumPy's default, while torch.var's default divides by "
+            "n - 1) and keep the reduced axis so that the statistics broadcast back. eps goes inside the "
+            "square root; gamma scales and beta shifts last.",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-8),
     )
 )
@@ -86,8 +96,61 @@ with biases. (The number of heads does not change the count: why?)
 """,
         reference=_block_parameters,
         cases=_param_cases,
-        hint="4 (d^2 + d) for attention, 2 * 2d for the norms, (d d_ff + d_ff) + (d_ff d + d) for the "
-        "feed-forward network.",
+        hints=(
+            "Count part by part: a Linear layer from n_in to n_out has n_in n_out weights plus n_out biases; "
+            "a LayerNorm has a scale and a shift per feature.",
+            "Add up four d_model by d_model projections, two LayerNorms and the two Linear layers of the "
+            "feed-forward network (d_model to d_ff, then d_ff to d_model), biases included. Heads only cut "
+            "the projections into slices, so they add no parameters.",
+        ),
         compare=equal,
+    )
+)
+
+
+def _pre_ln_block(x, weights, w_value, w1, w2):
+    h = x + weights @ (_layer_norm(x, 1.0, 0.0, 1e-5) @ w_value)
+    return h + np.maximum(_layer_norm(h, 1.0, 0.0, 1e-5) @ w1, 0.0) @ w2
+
+
+def _block_cases(rng):
+    for time, d, d_ff in ((2, 2, 3), (5, 8, 16), (9, 16, 64)):
+        scores = rng.standard_normal((time, time))
+        weights = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+        yield (
+            3 * rng.standard_normal((time, d)) + 1,
+            weights,
+            rng.standard_normal((d, d)) / np.sqrt(d),
+            rng.standard_normal((d, d_ff)) / np.sqrt(d),
+            rng.standard_normal((d_ff, d)) / np.sqrt(d_ff),
+        )
+
+
+register(
+    Exercise(
+        id="07.pre_ln_block",
+        prompt="""
+The pre-LN encoder block of section 2, with its sub-layers simplified so that it fits in a few
+lines of NumPy. Write `pre_ln_block(x, weights, w_value, w1, w2)` for one sequence x (time, d):
+- the attention sub-layer maps y (time, d) to weights @ y @ w_value, where weights (time, time) are
+  attention weights already computed (each row sums to 1) and w_value (d, d) stands for the value
+  and output projections;
+- the feed-forward sub-layer maps y to ReLU(y @ w1) @ w2, with w1 (d, d_ff) and w2 (d_ff, d);
+- LayerNorm normalises each frame over its d features (07.layer_norm with gamma = 1, beta = 0,
+  eps = 1e-5).
+Arrange them as this notebook's block does (pre-LN): each sub-layer reads the LayerNorm of its
+input, and its output is added to that input. Return the block's output, shape (time, d).
+""",
+        reference=_pre_ln_block,
+        cases=_block_cases,
+        hints=(
+            "Draw the residual stream: x flows straight through the block, and each sub-layer adds "
+            "something to it. Where does the LayerNorm sit: on the stream, or on the sub-layer's input only?",
+            "Pre-LN normalises only what a sub-layer reads: first h = x plus attention of the normalised x, "
+            "then the output is h plus the feed-forward network of the normalised h. The stream itself is "
+            "never normalised inside the block; normalising after each addition is the post-LN block of "
+            "the original Transformer, a different function.",
+        ),
+        compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )

@@ -1,10 +1,12 @@
-"""Exercises of notebook 09 (GPT): the causal mask, top-k filtering, perplexity."""
+"""Exercises of notebook 09 (GPT): the causal mask, the next-token loss, top-k filtering, perplexity."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from speechlm.exercises import Exercise, allclose, equal, register
+from speechlm.gpt.training import lm_loss
 
 
 def _causal_mask(time: int) -> np.ndarray:
@@ -25,6 +27,9 @@ def _top_k(logits: np.ndarray, k: int) -> np.ndarray:
 def _top_k_cases(rng: np.random.Generator):
     yield (np.array([1.0, 3.0, 2.0, -1.0]), 2)
     yield (np.array([0.5, 0.1]), 2)
+    yield (np.array([1.0, 3.0, 3.0, 2.0]), 1)  # a tie at the k-th largest: both 3s stay
+    yield (np.array([0.5, 1.0, -2.0, 1.0, 1.0]), 2)  # three tied at the 2nd largest: all three stay
+    yield (np.array([2.0, 2.0, 2.0]), 2)
     for _ in range(4):
         vocab = int(rng.integers(3, 60))
         yield (rng.normal(size=vocab), int(rng.integers(1, vocab + 1)))
@@ -50,7 +55,12 @@ query position i may attend to key position j, that is when j <= i.
 """,
         reference=_causal_mask,
         cases=_causal_cases,
-        hint="np.tril of a matrix of ones, as bool.",
+        hints=(
+            "Query i may look at itself and at every earlier position: which triangle of the (time, time) "
+            "matrix is that?",
+            "The lower triangle with the diagonal: row i is true in columns 0 to i. NumPy's tril keeps "
+            "exactly that part of a matrix. The answer must be a bool array, not 0s and 1s.",
+        ),
         compare=equal,
     )
 )
@@ -60,13 +70,20 @@ register(
         id="09.top_k",
         prompt="""
 Write `top_k(logits, k)`: given a 1-D NumPy array of logits, return a copy in
-which every logit smaller than the k-th largest is replaced by -inf (ties with
-the k-th largest are kept). Sampling from the softmax of the result draws only
-among the k most likely tokens.
+which every logit smaller than the k-th largest is replaced by -inf. Ties with
+the k-th largest are kept, so more than k logits can survive:
+top_k([1, 3, 3, 2], 1) -> [-inf, 3, 3, -inf]. Sampling from the softmax of the
+result draws only among the k most likely tokens (and any tied with the k-th).
 """,
         reference=_top_k,
         cases=_top_k_cases,
-        hint="kth = np.sort(logits)[-k]; np.where(logits < kth, -np.inf, logits).",
+        hints=(
+            "Find the value of the k-th largest logit, a threshold, rather than the positions of the k "
+            "largest: a threshold treats tied logits alike.",
+            "Sorted in increasing order, the k-th largest value is the k-th from the end. Every logit below "
+            "the threshold becomes -inf, every other keeps its value; work on a copy and leave the input "
+            "unchanged. Taking the k positions of an argsort drops ties at random.",
+        ),
         compare=allclose(rtol=0, atol=0),
     )
 )
@@ -81,7 +98,51 @@ exp of the mean negative log-probability, as a float.
 """,
         reference=_perplexity,
         cases=_perplexity_cases,
-        hint="np.exp(-np.mean(log_probs)).",
+        hints=(
+            "Perplexity is the exponential of the average surprise per token. What is the surprise of a "
+            "token that got log-probability l?",
+            "The surprise is -l. Average it over the tokens (a mean, not a sum, so that long texts are "
+            "comparable with short ones) and exponentiate with base e, the base of the logs. A model that "
+            "gives every token probability 1/4 has perplexity 4.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-12),
+    )
+)
+
+
+def _next_token_loss(logits: np.ndarray, ids: np.ndarray) -> float:
+    return float(lm_loss(torch.from_numpy(logits)[None], torch.from_numpy(ids)[None]))
+
+
+def _loss_cases(rng: np.random.Generator):
+    yield (np.zeros((3, 4)), np.array([1, 2, 3]))
+    yield (rng.normal(0, 2, size=(6, 5)), rng.integers(0, 5, size=6))
+    yield (rng.normal(0, 3, size=(20, 30)), rng.integers(0, 30, size=20))
+    logits = rng.normal(0, 1, size=(4, 6))
+    logits[:, 0] += 1000.0  # logits around 1000: a naive exp overflows
+    yield (logits, np.array([0, 0, 3, 0]))
+    yield (rng.normal(size=(2, 3)), np.array([2, 1]))  # one prediction only
+
+
+register(
+    Exercise(
+        id="09.next_token_loss",
+        prompt="""
+The loss a GPT is trained with (section 4). Write `next_token_loss(logits, ids)` for one sequence:
+logits (time, vocab) are the model's outputs at each position, ids (time,) the sequence's token ids.
+The logits at position t predict the next token, ids[t + 1]; the last position has no next token and
+is not scored. Return the mean cross-entropy (natural log) over the time - 1 predictions, as a float,
+finite for logits around 1000. Compare with `speechlm.gpt.lm_loss`.
+""",
+        reference=_next_token_loss,
+        cases=_loss_cases,
+        hints=(
+            "Line predictions and targets up first: which rows of logits and which ids are paired? There "
+            "are time - 1 pairs.",
+            "Drop the last row of logits and the first id: row t is then scored against ids[t + 1]. After "
+            "that it is the cross-entropy of 08.mlm_loss without a mask: a stable log-softmax per row (the "
+            "row's largest logit subtracted first), the entry of the target, minus the mean.",
+        ),
+        compare=allclose(rtol=1e-7, atol=1e-9),
     )
 )

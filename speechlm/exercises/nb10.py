@@ -1,4 +1,4 @@
-"""Exercises of notebook 10 (speech units): de-duplication, phone purity and PNMI."""
+"""Exercises of notebook 10 (speech units): nearest-centroid units, de-duplication, phone purity and PNMI."""
 
 from __future__ import annotations
 
@@ -37,8 +37,12 @@ array of ints and returns the result as a Python list:
 """,
         reference=_dedup_reference,
         cases=_dedup_cases,
-        hint="Keep element i when i == 0 or unit_ids[i] != unit_ids[i - 1]; "
-        "in NumPy: unit_ids[np.concatenate(([True], unit_ids[1:] != unit_ids[:-1]))].",
+        hints=(
+            "Keep a unit when it differs from the unit just before it; the first unit is always kept.",
+            "Compare the array with itself shifted by one position: the positions where neighbours differ, "
+            "plus position 0, are the ones to keep. Unique values are not the answer: [5, 2, 5] keeps both "
+            "5s. Return a Python list of ints.",
+        ),
         compare=equal,
     )
 )
@@ -54,8 +58,13 @@ phone is that most frequent phone of their unit, i.e. sum_z max_y p(y, z).
 """,
         reference=lambda phones, unit_ids: units.unit_quality(phones, unit_ids).phone_purity,
         cases=_label_cases,
-        hint="Loop over np.unique(unit_ids); for each unit count its phones with np.unique(..., "
-        "return_counts=True) and add the largest count; divide the total by the number of frames.",
+        hints=(
+            "Take one unit at a time: among its frames, which phone is the most common, and on how many "
+            "frames?",
+            "Add up, over the units, the count of each unit's most common phone, and divide by the number "
+            "of frames: that is the sum over z of the largest p(y, z). Grouping by phone instead (the most "
+            "common unit of each phone) is cluster purity, another number.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )
@@ -71,9 +80,52 @@ pairs with p(y, z) = 0.
 """,
         reference=lambda phones, unit_ids: units.unit_quality(phones, unit_ids).pnmi,
         cases=_label_cases,
-        hint="Build the joint count table with np.unique(..., return_inverse=True) and np.add.at; "
-        "normalise it; I = sum p(y,z) log(p(y,z) / (p(y) p(z))) over non-zero cells; "
-        "H(y) = -sum p(y) log p(y).",
+        hints=(
+            "Build the joint distribution p(y, z) from a table of counts (phones by units), then its two "
+            "marginals p(y) and p(z).",
+            "I(y; z) is the sum over the non-zero cells of p(y, z) log(p(y, z) / (p(y) p(z))), and H(y) is "
+            "minus the sum of p(y) log p(y). Index phones and units by their position among the unique "
+            "values to fill the table.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-12),
+    )
+)
+
+
+def _assign_units(features: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    distances = ((features[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)
+    return distances.argmin(axis=1)
+
+
+def _assign_cases(rng: np.random.Generator):
+    # equidistant centroids: the lowest index wins
+    yield (np.array([[0.0, 0.0], [2.0, 0.0]]), np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [3.0, 0.0]]))
+    centroids = rng.normal(size=(8, 13))
+    yield (centroids[[3, 3, 0, 7]] + 0.01 * rng.normal(size=(4, 13)), centroids)
+    yield (rng.normal(size=(50, 13)) * 3, rng.normal(size=(20, 13)) * 3)
+    # large norms: the unit is not the centroid with the largest dot product
+    yield (np.array([[1.0, 0.0], [10.0, 10.0]]), np.array([[1.0, 0.0], [10.0, 0.0]]))
+
+
+register(
+    Exercise(
+        id="10.assign_units",
+        prompt="""
+k-means turns each frame into a unit: the index of its nearest centroid (section 1). Write
+`assign_units(features, centroids)`: features (n, d) frames, centroids (K, d); return an int array
+(n,) with, for each frame, the index of the centroid at the smallest Euclidean distance (on a tie,
+the smallest index). This is what `units.assign_units` asks the fitted k-means for.
+""",
+        reference=_assign_units,
+        cases=_assign_cases,
+        hints=(
+            "For each frame, compute its distance to every centroid: an (n, K) table. Then pick a column "
+            "per row.",
+            "The unit is the column of the smallest distance in each row; NumPy's argmin returns the first "
+            "of tied minima. Squared distances give the same order and need no square root: "
+            "||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2, or subtract with broadcasting. The largest dot "
+            "product is not the nearest centroid unless all centroids have the same norm.",
+        ),
+        compare=equal,
     )
 )

@@ -1,9 +1,10 @@
-"""Exercises of notebook 11 (speech pretraining): masking, cosine logits and InfoNCE."""
+"""Exercises of notebook 11 (speech pretraining): masking, the masked-only loss, cosine logits, InfoNCE."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from speechlm.exercises import Exercise, allclose, register
 from speechlm.ssl.hubert import cosine_logits
@@ -41,6 +42,9 @@ def _nce_cases(rng: np.random.Generator):
     yield (np.array([1.0, 0.0]), np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]), 0.1)
     yield (rng.standard_normal(6), rng.standard_normal((11, 6)), 0.1)
     yield (rng.standard_normal(3), rng.standard_normal((4, 3)), 1.0)
+    context, candidates = rng.standard_normal(5), rng.standard_normal((6, 5))
+    candidates[0] = context + 0.01 * rng.standard_normal(5)
+    yield (context, candidates, 0.001)  # a logit near 1000: a naive exp overflows
 
 
 register(
@@ -53,8 +57,13 @@ what fraction of frames ends up masked? (HuBERT: p = 0.08, span = 10.)
 """,
         reference=_mask_fraction,
         cases=_fraction_cases,
-        hint="A frame stays unmasked only if none of the `span` frames that could cover it "
-        "(itself and the span - 1 before it) starts a span.",
+        hints=(
+            "Take one frame far from the edges: which span starts would cover it?",
+            "It is covered by a span that starts at itself or at any of the span - 1 frames before it. "
+            "Each of these span frames starts a span independently with probability p, so the frame stays "
+            "unmasked only if none of them does; the masked fraction is one minus that probability. "
+            "p times span overcounts, because spans overlap.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )
@@ -70,8 +79,12 @@ These are HuBERT's logits over the K cluster targets.
 """,
         reference=_cosine_reference,
         cases=_cosine_cases,
-        hint="Divide each row by its norm (np.linalg.norm(..., axis=1, keepdims=True)), "
-        "then a matrix product with the transposed normalised embeddings.",
+        hints=(
+            "A cosine similarity is the dot product of two unit vectors: normalise first, then multiply.",
+            "Divide every row of both matrices by its Euclidean norm; one matrix product of the normalised "
+            "rows with the transposed normalised embeddings gives all n K cosines; divide them by the "
+            "temperature (a small temperature sharpens the softmax).",
+        ),
         compare=allclose(rtol=1e-5, atol=1e-5),
     )
 )
@@ -87,8 +100,56 @@ Return -log softmax(cos(c_t, candidates) / temperature)[0] as a float.
 """,
         reference=_info_nce,
         cases=_nce_cases,
-        hint="Cosines as in 11.cosine_logits; then the cross-entropy with target 0: "
-        "-(logits[0] - log(sum(exp(logits)))), computed stably by subtracting the max.",
+        hints=(
+            "It is a classification among 1 + K candidates whose right answer is candidate 0: compute the "
+            "logits, then a cross-entropy.",
+            "The logits are the cosines of c_t with every candidate divided by the temperature "
+            "(11.cosine_logits with one row). The loss is the log of the sum of their exponentials minus "
+            "logits[0]; subtract the largest logit inside the exponentials, since a temperature of 0.001 "
+            "makes logits of 1000.",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-8),
+    )
+)
+
+
+def _masked_prediction_loss(logits: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
+    mask = torch.from_numpy(mask)
+    return float(F.cross_entropy(torch.from_numpy(logits)[mask], torch.from_numpy(targets)[mask]))
+
+
+def _masked_cases(rng: np.random.Generator):
+    yield (np.zeros((4, 3)), np.array([0, 1, 2, 0]), np.array([False, True, True, False]))
+    for frames, clusters in ((12, 5), (50, 100)):
+        mask = rng.random(frames) < 0.4
+        mask[int(rng.integers(frames))] = True
+        yield (rng.normal(0, 3, size=(frames, clusters)), rng.integers(0, clusters, size=frames), mask)
+    logits = rng.normal(size=(6, 4))
+    logits[:, 2] += 1000.0  # logits around 1000: a naive exp overflows
+    yield (logits, np.array([2, 0, 2, 1, 2, 3]), np.array([True, True, False, False, True, False]))
+
+
+register(
+    Exercise(
+        id="11.masked_loss",
+        prompt="""
+HuBERT's loss (section 3): predict the unit of the masked frames only. Write
+`masked_prediction_loss(logits, targets, mask)`: logits (frames, K) are the logits over the K
+cluster units at every frame, targets (frames,) the k-means unit of each frame, mask (frames,)
+bool, True at the frames that were masked (at least one). Return the cross-entropy (natural log)
+averaged over the masked frames only, as a float; keep it finite for logits around 1000. (The
+notebook's ablation puts the loss on all frames instead.)
+""",
+        reference=_masked_prediction_loss,
+        cases=_masked_cases,
+        hints=(
+            "The unmasked frames do not enter the loss at all, not in the sum and not in the count. What "
+            "is left is an ordinary classification loss.",
+            "Select the masked rows of logits and targets, take each row's cross-entropy with a stable "
+            "log-softmax (the row's largest logit subtracted first), and average over the masked frames. "
+            "Dividing the masked sum by the number of all frames is a different loss, smaller the fewer "
+            "frames are masked.",
+        ),
+        compare=allclose(rtol=1e-7, atol=1e-9),
     )
 )

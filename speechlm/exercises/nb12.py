@@ -1,10 +1,11 @@
-"""Exercises of notebook 12 (CTC fine-tuning): the extended target, greedy collapse and CER."""
+"""Exercises of notebook 12 (CTC fine-tuning): the extended target, the forward recursion, collapse, CER."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from speechlm import metrics
+from speechlm import ctc, metrics
 from speechlm.exercises import Exercise, allclose, equal, register
 
 
@@ -60,7 +61,11 @@ before, between and after the labels, so [1, 2, 3] -> [0, 1, 0, 2, 0, 3, 0]
 """,
         reference=_extend,
         cases=_label_cases,
-        hint="Start from [0] and append each label followed by a 0.",
+        hints=(
+            "The pattern is blank, label, blank, label, ..., blank: one blank more than there are labels.",
+            "The result has 2S + 1 entries: the labels sit at the odd positions 1, 3, ..., 2S - 1 in their "
+            "order, and every even position holds the blank 0. An empty target leaves the single blank.",
+        ),
         compare=equal,
     )
 )
@@ -76,8 +81,12 @@ labels keeps them apart.
 """,
         reference=_collapse,
         cases=_path_cases,
-        hint="Keep path[i] when it is not 0 and differs from path[i - 1] (or i == 0). "
-        "Merge first, then drop blanks: dropping first would merge 1, 0, 1 into one 1.",
+        hints=(
+            "Two steps, in this order: merge runs of repeated ids, then drop the blanks.",
+            "Merging first keeps 1, 0, 1 as two 1s, because the blank separates the two runs; dropping the "
+            "blanks first would merge them into one. In one pass: keep an id when it is not the blank and "
+            "differs from the id just before it in the path (blanks included).",
+        ),
         compare=equal,
     )
 )
@@ -93,9 +102,68 @@ Check it against `speechlm.metrics.cer`, which calls jiwer.
 """,
         reference=metrics.cer,
         cases=_cer_cases,
-        hint="Dynamic programming: d[i][j] = min(d[i-1][j] + 1, d[i][j-1] + 1, "
-        "d[i-1][j-1] + (ref[i-1] != hyp[j-1])), with d[i][0] = i and d[0][j] = j; "
-        "return d[len(ref)][len(hyp)] / len(ref).",
+        hints=(
+            "Dynamic programming over prefixes: let d[i][j] be the edit distance between the first i "
+            "characters of the reference and the first j of the hypothesis.",
+            "d[i][0] = i and d[0][j] = j. Every other cell is the cheapest of three moves: a deletion (the "
+            "cell above plus 1), an insertion (the cell to the left plus 1), or a match or substitution "
+            "(the diagonal cell plus 0 or 1). The CER divides the last cell by the reference's length, "
+            "not the hypothesis'.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-12),
+    )
+)
+
+
+def _ctc_nll(log_probs: np.ndarray, labels: list[int]) -> float:
+    loss = ctc.ctc_forward_loss(
+        torch.from_numpy(log_probs)[:, None, :], torch.tensor([labels]), [len(log_probs)], [len(labels)],
+        reduction="none",
+    )  # fmt: skip
+    return float(loss[0])
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _ctc_cases(rng: np.random.Generator):
+    yield (np.log(np.full((2, 2), 0.5)), [1])  # paths 1-1, 0-1, 1-0: p = 3/4
+    yield (_log_softmax(rng.normal(size=(3, 3))), [1, 1])  # a repeat needs a blank between: one path
+    yield (_log_softmax(rng.normal(size=(8, 4))), [2, 2, 3])
+    yield (_log_softmax(2 * rng.normal(size=(20, 5))), [int(x) for x in rng.integers(1, 5, size=6)])
+    # 500 frames: the probability of the labels underflows float64, its logarithm does not
+    yield (_log_softmax(3 * rng.normal(size=(500, 6))), [int(x) for x in rng.integers(1, 6, size=30)])
+
+
+register(
+    Exercise(
+        id="12.ctc_loss",
+        prompt="""
+The CTC loss of section 2 for one utterance. Write `ctc_nll(log_probs, labels)`: log_probs (T, C)
+are per-frame log-probabilities (each row a log-softmax; class 0 is the blank), labels a non-empty
+list of label ids in 1 .. C - 1 with T large enough for them. Return -log p(labels | x), the sum
+over every alignment, as a float, with the forward recursion on the extended target l' (12.extend)
+computed in log space:
+    alpha_0(0) = y_0(blank), alpha_0(1) = y_0(l'_1), every other alpha_0(s) = 0;
+    alpha_t(s) = y_t(l'_s) [alpha_{t-1}(s) + alpha_{t-1}(s-1) + alpha_{t-1}(s-2)],
+where the s-2 term counts only when l'_s is a label that differs from l'_{s-2};
+    p(labels | x) = alpha_{T-1}(2S) + alpha_{T-1}(2S-1).
+Compare with `speechlm.ctc.ctc_forward_loss(..., reduction="none")` and `F.ctc_loss`.
+""",
+        reference=_ctc_nll,
+        cases=_ctc_cases,
+        hints=(
+            "Fill a (T, 2S + 1) table of log alpha row by row, over the states of the extended target, and "
+            "read the answer off the last row. Multiplying hundreds of probabilities underflows to 0, so "
+            "never leave log space.",
+            "In log space a product of probabilities is a sum of logs, and a sum of probabilities is a "
+            "log-sum-exp: the largest term m plus the log of the sum of exp(term - m). An impossible state "
+            "holds -inf (take care that a log-sum-exp of only -inf terms stays -inf, not NaN).",
+            "The skip from s - 2 is what lets a path leave out a blank: it is allowed into a label, never "
+            "into a blank, and never between two equal labels, which must keep a blank between them.",
+        ),
+        compare=allclose(rtol=1e-7, atol=1e-9),
     )
 )

@@ -1,10 +1,11 @@
-"""Exercises of notebook 13 (spoken language model): unit frames, the Griffin-Lim update, joint sequences."""
+"""Exercises of notebook 13 (spoken language model): the bigram baseline, unit frames, the Griffin-Lim update,
+joint sequences."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from speechlm import slm
+from speechlm import ngram, slm
 from speechlm.exercises import Exercise, allclose, equal, register
 
 
@@ -62,7 +63,11 @@ unit_frames([3, 1], [2, 1]) -> [3, 3, 3, 3, 1, 1].
 """,
         reference=_unit_frames,
         cases=_unit_frame_cases,
-        hint="np.repeat(units, 2 * np.asarray(durations)).tolist(), or two nested loops.",
+        hints=(
+            "Each unit is repeated: how many 10 ms STFT frames does one 20 ms unit frame cover?",
+            "Unit i fills twice durations[i] consecutive frames, in order. NumPy's repeat takes one count "
+            "per element (or use two nested loops); return a list of ints.",
+        ),
         compare=equal,
     )
 )
@@ -79,8 +84,13 @@ result (divide by its absolute value plus 1e-16) and give it the target magnitud
 """,
         reference=_phase_update,
         cases=_phase_cases,
-        hint="update = rebuilt - momentum / (1 + momentum) * previous; "
-        "return magnitude * update / (np.abs(update) + 1e-16).",
+        hints=(
+            "Two steps: the momentum step on the complex spectra, then swap the magnitude for the target "
+            "one and keep the phase.",
+            "Complex arithmetic in NumPy is element-wise like real arithmetic, so no loop is needed. The "
+            "phase of a complex number is the number divided by its absolute value (a unit-magnitude "
+            "factor); 1e-16 in the denominator keeps 0 / 0 away. Multiply the phase by the target magnitude.",
+        ),
         compare=allclose(rtol=1e-7, atol=1e-9),
     )
 )
@@ -96,7 +106,58 @@ Write `joint_sequence(text_ids, units, n_text)` for the joint vocabulary with id
 """,
         reference=_joint_sequence,
         cases=_joint_cases,
-        hint="[0, 1] + [3 + i for i in text_ids] + [2] + [3 + n_text + u for u in units] + [0].",
+        hints=(
+            "Write the id ranges down first: 0 to 2 are the specials, then come n_text text ids, then 100 "
+            "unit ids.",
+            "Text token i has id 3 + i and unit u has id 3 + n_text + u. The sequence opens with <eos> and "
+            "<text>, puts <speech> between the text and the units, and closes with <eos>.",
+        ),
         compare=equal,
+    )
+)
+
+
+def _bigram_perplexity(train: list[list[int]], test: list[list[int]], vocab_size: int, k: float) -> float:
+    return ngram.NGramLM(2, vocab_size, k=k).fit(train).perplexity(test)
+
+
+def _bigram_cases(rng: np.random.Generator):
+    yield ([[0, 1, 2, 0], [0, 1, 3, 0]], [[0, 1, 2, 0]], 5, 0.1)
+    yield ([[0, 1, 1, 1, 0]], [[0, 2, 0], [0, 1, 0]], 3, 1.0)  # an unseen pair still has a probability
+
+    def sequences(n: int, vocab: int) -> list[list[int]]:
+        out = []
+        for _ in range(n):
+            walk = np.cumsum(rng.integers(-1, 2, size=int(rng.integers(2, 30)))) % (vocab - 1) + 1
+            out.append([0, *(int(u) for u in walk), 0])
+        return out
+
+    yield (sequences(20, 12), sequences(5, 12), 12, 0.01)
+    yield (sequences(40, 101), sequences(8, 101), 101, 0.1)
+
+
+register(
+    Exercise(
+        id="13.bigram_perplexity",
+        prompt="""
+The unit GPT of section 3 must beat a bigram model. Write
+`bigram_perplexity(train, test, vocab_size, k)`: train and test are lists of token sequences
+(lists of ints in 0 .. vocab_size - 1) whose first token is a start token, conditioned on but
+never predicted. With c(u, w) the number of times w follows u in the training sequences and c(u)
+the number of training pairs whose first token is u, the add-k bigram model is
+    P(w | u) = (c(u, w) + k) / (c(u) + k * vocab_size).
+Return the perplexity on the test sequences, exp of the mean of -log P(w | u) over every pair of
+neighbouring tokens of every test sequence, as a float. Compare with `speechlm.ngram.NGramLM`.
+""",
+        reference=_bigram_perplexity,
+        cases=_bigram_cases,
+        hints=(
+            "Count first: every pair of neighbouring tokens in the training sequences, and for each token "
+            "how many pairs start with it. A token's last occurrence in a sequence starts no pair.",
+            "Score every neighbouring pair of every test sequence with the smoothed probability, and take "
+            "the exponential of minus the mean log-probability over all of these pairs together: one mean "
+            "over the whole test set, not a mean of per-sequence perplexities.",
+        ),
+        compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )

@@ -1,14 +1,14 @@
-"""Exercises of notebook 14 (a voice-command recogniser): exact match, intents from slots, noise at an SNR."""
+"""Exercises of notebook 14 (a voice-command recogniser): the layer mix, exact match, intents from slots."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+import torch
 
 from speechlm import voice_commands
 from speechlm.corpus import sample_texts
 from speechlm.exercises import Exercise, allclose, equal, register
+from speechlm.heads import LayerMix
 
 _FIELDS = ("intent", "action", "device", "room")
 
@@ -37,20 +37,6 @@ def _compose_cases(rng: np.random.Generator):
         yield (item["labels"]["action"], item["labels"]["device"])
 
 
-def _noise_gain(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> float:
-    return math.sqrt(
-        float(np.sum(clean.astype(np.float64) ** 2)) / (float(np.sum(noise**2)) * 10 ** (snr_db / 10))
-    )
-
-
-def _gain_cases(rng: np.random.Generator):
-    t = np.arange(8000) / 16000
-    yield (0.5 * np.sin(2 * np.pi * 220 * t), rng.standard_normal(8000), 0.0)
-    yield (0.1 * np.sin(2 * np.pi * 440 * t), rng.standard_normal(8000), 20.0)
-    yield (rng.standard_normal(4000) * 0.2, rng.standard_normal(4000) * 3.0, -5.0)
-    yield (rng.standard_normal(4000) * 0.05, rng.uniform(-1, 1, 4000), 10.0)
-
-
 register(
     Exercise(
         id="14.exact_match",
@@ -63,7 +49,12 @@ wrong door.
 """,
         reference=_exact_match,
         cases=_exact_match_cases,
-        hint="Count the i where all(predictions[i][f] == references[i][f] for f in fields); divide by len.",
+        hints=(
+            "An utterance counts only if all four of its fields are right.",
+            "For each utterance compare the four fields of the prediction with those of the reference; "
+            "the score is the number of fully right utterances divided by the number of utterances, a "
+            "float. The mean of the four per-field accuracies is a different, kinder number.",
+        ),
         compare=allclose(rtol=0, atol=1e-12),
     )
 )
@@ -80,23 +71,49 @@ a separate 57-way intent classifier.
 """,
         reference=voice_commands.compose_intent,
         cases=_compose_cases,
-        hint="f\"{action}_{device.replace(' ', '_')}\"",
+        hints=(
+            "Look at the example: which characters of the device change, and what joins the two parts?",
+            "Join the action and the device with an underscore, after turning every space inside the "
+            "device into an underscore (a Python string has a method that replaces a substring by another).",
+        ),
         compare=equal,
     )
 )
 
+
+def _layer_mix(layers: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    mix = LayerMix(len(logits), norm=False).double()
+    with torch.no_grad():
+        mix.layer_logits.copy_(torch.from_numpy(logits))
+        return mix(torch.from_numpy(layers)).numpy()
+
+
+def _mix_cases(rng: np.random.Generator):
+    yield (np.arange(12.0).reshape(3, 2, 2), np.zeros(3))  # equal logits: the mean of the layers
+    yield (rng.normal(size=(5, 7, 4)), rng.normal(size=5))
+    yield (rng.normal(size=(13, 20, 8)), 3 * rng.normal(size=13))
+    yield (rng.normal(size=(4, 3, 2)), np.array([1000.0, 999.0, 0.0, -1000.0]))  # no overflow
+
+
 register(
     Exercise(
-        id="14.noise_gain",
+        id="14.layer_mix",
         prompt="""
-Write `noise_gain(clean, noise, snr_db)`: the factor g by which to multiply
-`noise` so that clean + g * noise has the SNR `snr_db` over the whole clip,
-SNR = 10 log10(sum(clean**2) / sum((g * noise)**2)). Both arrays have the same
-length. This is the heart of `speechlm.augment.add_noise`.
+The head of section 2 reads every layer of the encoder, mixed with learned weights. Write
+`layer_mix(layers, logits)`: layers (num_layers, time, d) are the encoder's layers (already
+normalised), logits (num_layers,) the head's mixing parameters. The weights are
+softmax(logits), positive and summing to 1; return the mix sum_l weight_l layers[l], shape
+(time, d). Keep it finite for logits around 1000. Compare with `speechlm.heads.LayerMix(norm=False)`.
 """,
-        reference=_noise_gain,
-        cases=_gain_cases,
-        hint="Solve for g: g**2 = sum(clean**2) / (sum(noise**2) * 10 ** (snr_db / 10)), then take the root.",
-        compare=allclose(rtol=1e-9, atol=0),
+        reference=_layer_mix,
+        cases=_mix_cases,
+        hints=(
+            "Two steps: turn the logits into weights that are positive and sum to 1, then take the weighted "
+            "sum over the layer axis.",
+            "The weights are the softmax of the logits, computed with the largest logit subtracted first "
+            "(the result is the same, and 1000 does not overflow). Give the weights two trailing axes of "
+            "length 1 so that they broadcast against (num_layers, time, d), multiply and sum over axis 0.",
+        ),
+        compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )

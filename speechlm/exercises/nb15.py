@@ -71,8 +71,12 @@ scores.
 """,
         reference=_attentive_pool,
         cases=_pool_cases,
-        hint="real = frames[:length]; s = real @ w; subtract s.max() before np.exp; "
-        "alpha = e / e.sum(); return alpha @ real.",
+        hints=(
+            "Leave the padding out from the start: only the first `length` frames are scored and pooled.",
+            "The scores are the dot products of the real frames with w; the weights are their softmax, with "
+            "the largest score subtracted first (the last case has scores around 1000); the result is the "
+            "weighted sum of the real frames, a (dim,) vector. Padding frames must get no weight at all.",
+        ),
         compare=allclose(rtol=1e-6, atol=1e-9),
     )
 )
@@ -88,8 +92,13 @@ Return a float.
 """,
         reference=_majority_accuracy,
         cases=_majority_cases,
-        hint="collections.Counter(train_labels) or np.unique(..., return_counts=True); "
-        "then the share of test labels equal to the majority label.",
+        hints=(
+            "The baseline learns one thing from the training labels, the most frequent one, and answers it "
+            "for every test utterance.",
+            "Count the training labels (a Counter, or NumPy's unique with counts); on a tie take the first "
+            "of the tied labels in sorted order. The accuracy is the share of test labels equal to that "
+            "label. The test labels never choose the answer.",
+        ),
         compare=allclose(rtol=1e-12, atol=1e-12),
     )
 )
@@ -106,8 +115,13 @@ Check yourself against `spoken_understanding.accuracy_by_bucket`.
 """,
         reference=_bucket_accuracies,
         cases=_bucket_cases,
-        hint="np.searchsorted(edges, values, side='left') gives each value's bucket index "
-        "(0 to len(edges)); then correct[index == i].mean() for each i, or float('nan').",
+        hints=(
+            "Give each utterance a bucket number, from 0 up to the number of edges, then average `correct` "
+            "within each bucket.",
+            "A value belongs to the first bucket whose upper edge it does not exceed (v <= edge), or to the "
+            "last bucket if it exceeds every edge: a binary search for the value among the edges, on the "
+            "left side, gives that number. An empty bucket's accuracy is NaN, not 0.",
+        ),
         compare=allclose(rtol=1e-12, atol=1e-12),
     )
 )

@@ -80,8 +80,13 @@ Compare with `speechlm.seq2seq.teacher_forcing_batch`.
 """,
         reference=_teacher_forcing,
         cases=_target_cases,
-        hint="Position t of the input is the token before position t of the output: shift by one, "
-        "a start token in front of the input and the end token after the output.",
+        hints=(
+            "Position t of the decoder's input is the token just before position t of its output: the two "
+            "are the same sequence shifted by one.",
+            "Put the start token in front of the targets for the input and the end token after them for the "
+            "output; both are one token longer than the targets, and an empty target still gives one of "
+            "each.",
+        ),
         compare=equal,
     )
 )
@@ -98,9 +103,14 @@ log-probabilities after each prefix. Return the `width` best extensions as a lis
 """,
         reference=_beam_step,
         cases=_beam_cases,
-        hint="Add scores[:, None] to log_probs, flatten, take the indices of the `width` largest "
-        "(np.argsort(-total, axis=None, kind='stable')), and split each flat index i into "
-        "(i // V, i % V).",
+        hints=(
+            "Every (row, token) pair is a candidate extension: score all k V of them at once, not only the "
+            "best token of each row.",
+            "A candidate's score is its prefix's score plus the token's log-probability (broadcast the k "
+            "scores over the columns). Rank the flattened (k, V) table from best to worst with ties in "
+            "flat-index order (a stable sort of the negated scores), keep the first `width`, and turn each "
+            "flat index i back into (i div V, i mod V).",
+        ),
         compare=equal,
     )
 )
@@ -115,7 +125,12 @@ highest length-normalised score log_prob / length ** alpha. alpha = 0 is plain l
 """,
         reference=_best_normalised,
         cases=_normalise_cases,
-        hint="np.argmax(np.array(log_probs) / np.array(lengths, dtype=float) ** alpha).",
+        hints=(
+            "Compute every hypothesis' normalised score first, then pick the index of the best one.",
+            "Divide each log-probability by its length raised to the power alpha (lengths as floats; "
+            "alpha = 0 divides by 1). Log-probabilities are negative, so the best score is the largest, "
+            "the one closest to zero. Return the index as an int.",
+        ),
         compare=equal,
     )
 )
@@ -131,8 +146,13 @@ divided by the number of hypothesis n-grams (0.0 if the hypothesis has none).
 """,
         reference=_ngram_precision,
         cases=_precision_cases,
-        hint="collections.Counter(s[i:i + n] for i in range(len(s) - n + 1)) for both strings; "
-        "sum min(count, reference_count[gram]) over the hypothesis' n-grams.",
+        hints=(
+            "Remove the spaces, then count the character n-grams of each string (a Counter does it): the "
+            "n-gram starting at every position that leaves n characters.",
+            "A hypothesis n-gram is matched at most as many times as it occurs in the reference (clipping), "
+            "so repeating a right n-gram earns nothing. Add up the clipped counts and divide by the number "
+            "of hypothesis n-grams; a hypothesis shorter than n has none, and the precision is 0.0.",
+        ),
         compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )

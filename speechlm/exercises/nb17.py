@@ -1,22 +1,12 @@
-"""Exercises of notebook 17 (responsible speech AI): mixing at an SNR, a block's MACs, removing directions."""
+"""Exercises of notebook 17 (responsible speech AI): phone-bound heads, a block's MACs, removing a span."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from speechlm.exercises import Exercise, allclose, equal, register
-from speechlm.responsible import project_out
-
-
-def _mix(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    scale = np.sqrt(np.sum(clean**2) / (np.sum(noise**2) * 10.0 ** (snr_db / 10.0)))
-    return clean + scale * noise
-
-
-def _mix_cases(rng: np.random.Generator):
-    for snr in (20.0, 0.0, -5.0, float(rng.uniform(-10, 30))):
-        n = int(rng.integers(200, 2000))
-        yield (np.sin(np.arange(n) * rng.uniform(0.01, 0.3)) * rng.uniform(0.1, 1.0), rng.normal(size=n), snr)
+from speechlm.features import ENCODER_FRAME_RATE_HZ
+from speechlm.responsible import own_segment_attention, project_out
 
 
 def _block_macs(frames: int, d_model: int, d_ff: int) -> int:
@@ -41,20 +31,6 @@ def _remove_cases(rng: np.random.Generator):
 
 register(
     Exercise(
-        id="17.mix",
-        prompt="""
-Write `mix_at_snr(clean, noise, snr_db)`: scale `noise` (same length as `clean`) so that
-10 log10(sum(clean^2) / sum(scaled_noise^2)) = snr_db exactly, and return clean + scaled_noise.
-""",
-        reference=_mix,
-        cases=_mix_cases,
-        hint="The scale is sqrt(E_clean / (E_noise * 10 ** (snr_db / 10))) with E the sums of squares.",
-        compare=allclose(rtol=1e-9, atol=1e-12),
-    )
-)
-
-register(
-    Exercise(
         id="17.block_macs",
         prompt="""
 Write `block_macs(frames, d_model, d_ff)`: the multiply-accumulates of one Transformer encoder block
@@ -63,7 +39,13 @@ on `frames` frames. Count matrix products only (no biases, softmax or LayerNorm)
 """,
         reference=_block_macs,
         cases=_block_cases,
-        hint="Projections 4 T d^2; scores Q K^T and the weighted sum of V, T^2 d each; feed-forward 2 T d f.",
+        hints=(
+            "A product of a (rows, inner) matrix with an (inner, columns) matrix costs rows inner columns "
+            "multiply-accumulates. List the matrix products of one block and add them up.",
+            "Four projections, each (T, d) by (d, d); the scores Q K^T, (T, d) by (d, T); the weighted sum "
+            "of the values, (T, T) by (T, d); and the feed-forward network, (T, d) by (d, f) then (T, f) "
+            "by (f, d). Heads cut d into slices but leave every total unchanged.",
+        ),
         compare=equal,
     )
 )
@@ -78,8 +60,67 @@ orthogonal projection onto the complement), shape (n, dim).
 """,
         reference=_remove,
         cases=_remove_cases,
-        hint="Orthonormalise first (U, _ = np.linalg.qr(directions)), then x - (x @ U) @ U.T; "
-        "speechlm.responsible.project_out does the second step.",
+        hints=(
+            "Projecting onto the complement is easy with an orthonormal basis of the span, and the given "
+            "columns are not orthonormal. Which decomposition gives such a basis?",
+            "A QR decomposition of `directions` gives U, with orthonormal columns spanning the same space. "
+            "The projection of a row onto the span is its coordinates in U mapped back with U^T; subtract "
+            "it. Projecting onto each raw direction in turn leaves part of the span behind.",
+        ),
         compare=allclose(rtol=1e-4, atol=1e-5),
+    )
+)
+
+
+def _own_phone_attention(weights: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    bounds = np.flatnonzero(np.diff(segments)) + 1
+    ends = [*bounds, len(segments)]
+    starts = [0, *bounds]
+    phones = [
+        (f"p{i}", a / ENCODER_FRAME_RATE_HZ, b / ENCODER_FRAME_RATE_HZ)
+        for i, (a, b) in enumerate(zip(starts, ends, strict=True))
+    ]
+    share, uniform = own_segment_attention(weights, phones)
+    return share / uniform
+
+
+def _attention_maps(rng: np.random.Generator, heads: int, frames: int, scale: float) -> np.ndarray:
+    scores = scale * rng.normal(size=(heads, frames, frames))
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    return weights / weights.sum(-1, keepdims=True)
+
+
+def _own_cases(rng: np.random.Generator):
+    yield (np.full((1, 4, 4), 0.25), np.array([0, 0, 1, 1]))  # uniform attention: exactly 1
+    yield (np.eye(4)[None], np.array([0, 0, 1, 1]))  # every frame attends to itself: 1 / (1/2) = 2
+    segments = np.sort(rng.integers(0, 6, size=30))
+    yield (_attention_maps(rng, 4, 30, 2.0), segments)
+    segments = np.repeat(np.arange(9), rng.integers(1, 8, size=9))
+    yield (_attention_maps(rng, 2, len(segments), 0.5), segments)
+
+
+register(
+    Exercise(
+        id="17.own_phone_attention",
+        prompt="""
+Is a head phone-bound (section 3)? Write `own_phone_attention(weights, segments)`: weights
+(heads, frames, frames) are one clip's attention maps (row i of a head: how query frame i spreads
+its attention over the keys; rows sum to 1), segments (frames,) the phone each frame belongs to,
+as non-decreasing ints (0, 0, 0, 1, 1, 2, ...). For each head, compute the attention mass on keys
+of the query's own phone, averaged over the queries, and divide it by the same average for uniform
+attention (every key weighted 1 / frames). Return an array (heads,): 1 means no more attention to
+the own phone than chance, 2 means twice as much. Compare with
+`speechlm.responsible.own_segment_attention`.
+""",
+        reference=_own_phone_attention,
+        cases=_own_cases,
+        hints=(
+            "Build a (frames, frames) boolean table first: is key j in the same phone as query i? Both the "
+            "head's number and the uniform baseline come from it.",
+            "A head's share is the mean over queries of its weights summed over the true entries of the "
+            "query's row. Uniform attention puts 1 / frames on every key, so its share is the fraction of "
+            "true entries in the whole table (longer phones give a larger chance share). Divide, per head.",
+        ),
+        compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )

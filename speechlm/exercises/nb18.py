@@ -1,11 +1,11 @@
 """Exercises of notebook 18 (scaling up): convolutional front ends, sharding batches over processes,
-and counting a Transformer block's parameters."""
+and the loss each process must backpropagate so that several processes retrace one."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from speechlm.exercises import Exercise, equal, register
+from speechlm.exercises import Exercise, allclose, equal, register
 
 
 def _hop_and_field(layers: list[tuple[int, int]]) -> tuple[int, int]:
@@ -37,8 +37,13 @@ receptive field). wav2vec 2.0's front end gives (320, 400): 20 ms hops, 25 ms wi
 """,
         reference=_hop_and_field,
         cases=_front_end_cases,
-        hint="Keep a running hop (start 1) and field (start 1); each layer adds (kernel - 1) * hop "
-        "to the field, then multiplies the hop by its stride.",
+        hints=(
+            "Walk from the input layer to the output and keep two numbers: how many input samples apart two "
+            "neighbouring frames of the current layer are (the hop), and how many samples one frame sees "
+            "(the field). This is 05.receptive_field without dilation, plus the hop.",
+            "Both start at 1. A layer with kernel k widens the field by k - 1 hops of the layer below, then "
+            "multiplies the hop by its stride, in that order. Check with wav2vec 2.0: (320, 400).",
+        ),
         compare=equal,
     )
 )
@@ -75,42 +80,54 @@ to a multiple of `world_size`, give process `r` the items at positions
 """,
         reference=_rank_batches,
         cases=_rank_cases,
-        hint="local = permutation[rank:usable:world_size] with usable = len // world_size * world_size; "
-        "then slice local in chunks of global_batch // world_size.",
+        hints=(
+            "Three steps: cut the permutation to a multiple of world_size, deal it out like cards, split "
+            "each hand into batches.",
+            "Process r gets the items at positions r, r + world_size, r + 2 world_size, ... of the cut "
+            "permutation (strided, not one contiguous block). Its batches hold global_batch / world_size "
+            "items each, and there are as many as there are whole global batches in the permutation; "
+            "leftover items are dropped.",
+        ),
         compare=equal,
     )
 )
 
 
-def _block_params(d_model: int, d_ff: int) -> int:
-    attention = 4 * (d_model * d_model + d_model)  # query, key, value and output projections
-    feed_forward = d_model * d_ff + d_ff + d_ff * d_model + d_model
-    return attention + feed_forward + 2 * 2 * d_model  # two LayerNorms (scale and shift)
+def _rank_losses(loss_sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return len(loss_sums) * np.asarray(loss_sums, dtype=float) / np.sum(counts)
 
 
-def _block_cases(rng: np.random.Generator):
-    yield (144, 576)  # the course's encoder
-    yield (768, 3072)  # HuBERT / wav2vec 2.0 Base
-    yield (1024, 4096)  # Large
-    for _ in range(4):
-        d = 8 * int(rng.integers(1, 40))
-        yield (d, int(rng.integers(1, 5)) * d)
+def _loss_cases(rng: np.random.Generator):
+    yield (np.array([6.0]), np.array([3]))  # one process: the plain mean
+    yield (np.array([4.0, 4.0]), np.array([2, 2]))
+    yield (np.array([10.0, 2.0]), np.array([8, 1]))  # uneven counts: a rank's own mean is wrong
+    for world in (2, 4, 8):
+        counts = rng.integers(1, 60, size=world)
+        yield (counts * rng.uniform(1.0, 5.0, size=world), counts)
 
 
 register(
     Exercise(
-        id="18.block_params",
+        id="18.rank_losses",
         prompt="""
-Write `block_params(d_model, d_ff)` that returns the number of parameters (an int) of
-one Transformer encoder block: multi-head self-attention (query, key, value and
-output projections, each d_model x d_model with a bias), a feed-forward network
-(d_model -> d_ff -> d_model, with biases) and two LayerNorms (a scale and a shift
-each). The number of heads does not matter. Check: `torch.nn.TransformerEncoderLayer`.
+Why do 2 processes retrace 1 (section 3)? Each rank r scores counts[r] masked frames of its half of
+the global batch and gets loss_sums[r], the sum of their losses. DDP then averages the ranks'
+gradients (their sum divided by world_size). Write `rank_losses(loss_sums, counts)` (two arrays
+(world_size,)) returning the loss each rank must backpropagate, an array (world_size,), so that this
+average equals the gradient of one process's loss on the whole global batch: the mean loss over all
+scored frames of all ranks. (A rank learns the total count by an all-reduce; see
+`speechlm.runner.loop`.)
 """,
-        reference=_block_params,
-        cases=_block_cases,
-        hint="4 * (d*d + d) for attention, d*d_ff + d_ff + d_ff*d + d for the feed-forward network, "
-        "and 4 * d for the two LayerNorms.",
-        compare=equal,
+        reference=_rank_losses,
+        cases=_loss_cases,
+        hints=(
+            "Write the one-process loss first: the sum of all ranks' loss sums divided by the total count. "
+            "Its gradient is a sum over ranks; now ask what DDP's averaging does to each rank's term.",
+            "The gradient of the global mean is the sum over ranks of the gradient of loss_sums[r], divided "
+            "by the total count. DDP divides the sum of the ranks' gradients by world_size, so each rank "
+            "must scale its loss sum by world_size over the total count. A rank's own mean is right only "
+            "when every rank scored the same number of frames.",
+        ),
+        compare=allclose(rtol=1e-9, atol=1e-12),
     )
 )
