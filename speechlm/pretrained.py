@@ -143,9 +143,30 @@ _DAMAGED = (
 )  # fmt: skip
 
 
-def _cached_checkpoint(filename: str, what: str, build: Callable[[], dict], decode: Callable[[dict], object]):
+# How long the course's own recipes take to train on first use (2-core CPU, measured: the comments at
+# their register() calls; the course map's cold times), announced before training starts.
+TRAINING_TIME = {
+    "hubert": "about 10 minutes",
+    "ctc": "about 4 to 5 minutes, after the encoder's if that is not cached",
+}
+
+
+def announce_training(what: str, name: str) -> None:
+    """Say, before it starts, that the cached ``what`` of recipe ``name`` is about to be trained and how
+    long that takes, so that a notebook cell that trains for minutes says so first."""
+    cost = TRAINING_TIME.get(name, "from seconds for a tiny recipe to minutes for a course-sized one")
+    print(
+        f"The {what} {name!r} is not in the cache yet: training it now, once ({cost} on a 2-core CPU); "
+        "every later load reads it from the cache in about a second."
+    )
+
+
+def _cached_checkpoint(
+    filename: str, what: str, build: Callable[[], dict], decode: Callable[[dict], object], name: str
+):
     """``decode`` of the cached checkpoint ``filename``; built with ``build``, saved and decoded when it
-    is missing or damaged (a damaged file is reported, never loaded)."""
+    is missing or damaged (a damaged file is reported, never loaded). Training is announced first
+    (:func:`announce_training`, with recipe ``name``)."""
     found = find_cached("pretrained", filename)
     if found is None and cache_fetch.fetch_if_enabled("pretrained", filename):  # Colab: a verified archive
         found = find_cached("pretrained", filename)
@@ -163,6 +184,7 @@ def _cached_checkpoint(filename: str, what: str, build: Callable[[], dict], deco
                 CacheWarning,
                 stacklevel=3,
             )
+    announce_training(what, name)
     state = build()
     with atomic_path(target) as tmp:
         torch.save(state, tmp)
@@ -212,7 +234,7 @@ def load(name: str | PretrainedRecipe = "hubert", *, progress: bool = True) -> S
     (and trained again, with a CacheWarning, if its cached file is damaged)."""
     recipe = _recipe(name)
     return _cached_checkpoint(
-        f"{recipe.key()}.pt", "encoder", lambda: _pretrain_state(recipe, progress), _encoder
+        f"{recipe.key()}.pt", "encoder", lambda: _pretrain_state(recipe, progress), _encoder, recipe.name
     )
 
 
@@ -226,7 +248,7 @@ def load_info(name: str | PretrainedRecipe = "hubert") -> dict[str, float]:
         raise FileNotFoundError(
             f"recipe {recipe.name!r} is not cached yet at {cache_path(recipe)}: call load() first"
         )
-    return _cached_checkpoint(filename, "encoder", lambda: _pretrain_state(recipe, True), _info)
+    return _cached_checkpoint(filename, "encoder", lambda: _pretrain_state(recipe, True), _info, recipe.name)
 
 
 @dataclass(frozen=True)
@@ -328,4 +350,4 @@ def load_asr(name: str | ASRRecipe = "ctc", *, progress: bool = True) -> ASR:
         model.load_state_dict(state["model"])
         return ASR(model, vocab, _info(state))
 
-    return _cached_checkpoint(asr_cache_path(recipe).name, "recogniser", build, decode)
+    return _cached_checkpoint(asr_cache_path(recipe).name, "recogniser", build, decode, recipe.name)

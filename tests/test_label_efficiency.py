@@ -183,17 +183,19 @@ def test_shots_curve_draws_k_per_class_and_learns_tones():
         label_efficiency.shots_curve(encoder, (train[0], train[1][:-1]), dev, test, recipe)
 
 
-def test_cached_curves_are_computed_once_and_never_half_written(tmp_path, monkeypatch):
+def test_cached_curves_are_computed_once_and_never_half_written(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path))
     calls = []
 
     def compute():
-        calls.append(1)
+        calls.append(capsys.readouterr().out)  # what was printed before the runs started
         return [{"budget": 25}]
 
     first = label_efficiency._cached("ctc", {"a": 1}, compute, progress=False)
+    assert "not in the cache yet: training their runs now, once (about 8 to 10 minutes" in calls[0]
     second = label_efficiency._cached("ctc", {"a": 1}, compute, progress=False)
     assert first["rows"] == second["rows"] == [{"budget": 25}] and len(calls) == 1
+    assert capsys.readouterr().out == ""  # read from the cache: nothing announced
     files = list((tmp_path / "results").iterdir())
     assert len(files) == 1 and json.loads(files[0].read_text())["settings"] == {"a": 1}
     label_efficiency._cached("ctc", {"a": 2}, compute, progress=False)  # other settings: another file

@@ -61,6 +61,27 @@ def test_load_trains_once_then_reads_the_cache(fake_corpus):
     assert state["key"] == TINY.key()
 
 
+def test_training_is_announced_before_it_starts_and_only_then(fake_corpus, capsys, monkeypatch):
+    """A notebook cell that trains for minutes says so first: the message is printed before the
+    training audio is read, and a cached load prints nothing."""
+    seen_before_training = []
+    fake = pretrained._training_audio
+
+    def audio_after_the_message(recipe):
+        seen_before_training.append(capsys.readouterr().out)
+        return fake(recipe)
+
+    monkeypatch.setattr(pretrained, "_training_audio", audio_after_the_message)
+    pretrained.load(TINY, progress=False)
+    (before,) = seen_before_training
+    assert "encoder 'tiny-test' is not in the cache yet: training it now, once" in before
+    assert "minutes" in before  # an unknown recipe's cost is stated as a range
+    pretrained.load(TINY, progress=False)
+    assert capsys.readouterr().out == "" and len(seen_before_training) == 1
+    pretrained.announce_training("encoder", "hubert")
+    assert "about 10 minutes on a 2-core CPU" in capsys.readouterr().out
+
+
 def test_training_is_deterministic(fake_corpus, tmp_path, monkeypatch):
     first = pretrained.load(TINY, progress=False).state_dict()
     monkeypatch.setenv("SPEECHLM_CACHE", str(tmp_path / "again"))

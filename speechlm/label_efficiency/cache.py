@@ -18,6 +18,10 @@ from speechlm.utils import atomic_write_text, cache_dir, find_cached
 
 VERSION = 1  # bump when the training code changes, so that no stale cached curve is served
 
+# How long a cached result takes to compute with the course's settings (measured: notebook 12 prints
+# it; benchmarks/README.md for the CTC curve), announced before the runs start.
+_COMPUTE_TIME = {"shots": "about a minute", "ctc": "about 8 to 10 minutes"}
+
 # The embedded-corpus data behind the cached curves (changing them changes the cache key).
 CTC_DATA = {"corpus_seed": 0, "n_dev": 60, "n_test": 120}
 SHOTS_DATA = {"corpus_seed": 0, "n_train": 600, "n_dev": 200, "n_test": 300}
@@ -51,6 +55,10 @@ def _cached(kind: str, settings: dict, compute, progress: bool) -> dict:
         result = _read_cached(name, expected)
     if result is not None:
         return result
+    print(
+        f"The label-efficiency {kind} results are not in the cache yet: training their runs now, once "
+        f"({_COMPUTE_TIME[kind]} on a 2-core CPU); every later call reads them from the cache."
+    )
     start = time.perf_counter()
     result = {"rows": compute(), "settings": settings}
     result["seconds"] = time.perf_counter() - start
