@@ -13,15 +13,17 @@ from pathlib import Path
 
 import nbformat
 
-from speechlm.dev.course import MEMORY_BUDGET_MB, Course, NotebookMeta, peak_mb
+from speechlm.dev.course import MEMORY_BUDGET_MB, Course, NotebookMeta, peak_mb, tomllib
 
 __all__ = [
+    "ASSUMED_SKILLS",
     "IMPORTS_MARKER",
     "MAP_END",
     "MAP_START",
     "course_map_markdown",
     "header_markdown",
     "map_cells",
+    "part_caption",
     "replace_course_map",
     "setup_preamble",
     "write_headers",
@@ -61,6 +63,25 @@ def setup_preamble(install_source: str) -> str:
             IMPORTS_MARKER,
         ]
     )
+
+
+# What the course assumes of a learner (notebook 00's header; its "What you need" section lists it).
+ASSUMED_SKILLS = (
+    "Python and NumPy; linear algebra (vectors, matrices, dot products); derivatives and the chain "
+    "rule; basic probability (distributions, likelihood); one small PyTorch model trained"
+)
+
+
+def part_caption(course: Course, part: str) -> str:
+    """``Part I: <title>`` (``Start here: <title>`` for part 0), the title from the ``[parts]`` table of
+    ``notebooks/course.toml``: how the headers, the README's course map and the website name a part."""
+    titles = _course_table(course).get("parts", {})
+    name = "Start here" if part == "0" else f"Part {part}"
+    return f"{name}: {titles[part]}" if part in titles else name
+
+
+def _course_table(course: Course) -> dict:
+    return tomllib.loads((course.notebooks_dir / "course.toml").read_text(encoding="utf-8"))
 
 
 def _format_minutes(seconds: float | None) -> str:
@@ -109,7 +130,7 @@ def header_markdown(course: Course, meta: NotebookMeta, *, solutions: bool = Fal
                 f"**Run time:** {run_time} ({measured}).{memory}",
             ]
         )
-    prereq = ", ".join(f"`{p}`" for p in meta.prerequisites) or "none"
+    prereq = ", ".join(f"`{p}`" for p in meta.prerequisites) or ASSUMED_SKILLS
     lines = [
         f"# {meta.number} · {meta.title}",
         "",
@@ -121,7 +142,8 @@ def header_markdown(course: Course, meta: NotebookMeta, *, solutions: bool = Fal
         "",
         *[f"- {objective}" for objective in meta.objectives],
         "",
-        f"**Prerequisites:** {prereq}. **Part:** {meta.part}. **Run time:** {run_time} ({measured}).{memory}",
+        f"**Prerequisites:** {prereq}. **Part:** {part_caption(course, meta.part)}. "
+        f"**Run time:** {run_time} ({measured}).{memory}",
     ]
     return "\n".join(lines)
 
@@ -139,12 +161,17 @@ def map_cells(course: Course, meta: NotebookMeta) -> str:
 def course_map_rows(course: Course, last_column: str, last_cell) -> list[str]:
     """The course map's Markdown table: one row per existing notebook, with its warm (and cold) run
     time, peak memory and headline, and a last column ``last_column`` filled by ``last_cell(meta)``
-    (the README links to Colab and Binder, the website to the solutions)."""
+    (the README links to Colab and Binder, the website to the solutions); a row naming each part
+    (:func:`part_caption`) before its first notebook."""
     rows = [
         f"| # | notebook | topic | CPU time | peak memory | headline result (measured) | {last_column} |",
         "|---|---|---|---|---|---|---|",
     ]
+    part = None
     for meta in course.existing():
+        if meta.part != part:
+            part = meta.part
+            rows.append(f"| | **{part_caption(course, part)}** | | | | | |")
         rel = f"notebooks/{meta.file}"
         cells = map_cells(course, meta)
         rows.append(f"| {meta.number} | [{meta.title}]({rel}) | {meta.topic} | {cells} | {last_cell(meta)} |")

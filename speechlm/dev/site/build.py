@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 from speechlm.dev import course as course_mod
-from speechlm.dev.headers import course_map_rows
+from speechlm.dev.headers import course_map_rows, part_caption
 from speechlm.dev.site.keep_executed import EXECUTED_DIR, STATUS_KEY
 
 SOURCE_DIR = Path("build") / "site-src"
@@ -56,17 +56,6 @@ class SitePlan:
     @property
     def notebooks(self) -> list[str]:
         return [rel for _, rels in self.parts for rel in rels] + self.solutions
-
-
-def part_caption(course: course_mod.Course, part: str) -> str:
-    """``Part I: <title>`` with the title from an optional ``[parts]`` table of course.toml."""
-    titles = _course_table(course).get("parts", {})
-    name = "Start here" if part == "0" else f"Part {part}"
-    return f"{name}: {titles[part]}" if part in titles else name
-
-
-def _course_table(course: course_mod.Course) -> dict:
-    return course_mod.tomllib.loads((course.notebooks_dir / "course.toml").read_text())
 
 
 def plan_site(course: course_mod.Course, executed: Path) -> SitePlan:
