@@ -20,24 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
-import warnings
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from speechlm import cache_fetch
+from speechlm.checkpoints import cached_checkpoint
 from speechlm.ctc import ALPHABET, CharVocab
 from speechlm.features import SAMPLE_RATE, log_mel_features
 from speechlm.finetune import CTCModel, FinetuneConfig, finetune_ctc, prepare, transcribe
 from speechlm.ssl.encoder import EncoderConfig, SpeechEncoder
-from speechlm.ssl.pretrain import HubertRecipe, pretrain_hubert, pretrain_wav2vec2
-from speechlm.utils import CacheWarning, atomic_path, cache_dir, find_cached
-from speechlm.workers import release_memory
+from speechlm.ssl.pretrain import HubertRecipe, pretrain_data2vec, pretrain_hubert, pretrain_wav2vec2
+from speechlm.utils import cache_dir, find_cached
 
 __all__ = [
     "ASR",
@@ -54,7 +49,7 @@ __all__ = [
 ]
 
 
-OBJECTIVES = ("hubert", "wav2vec2")  # pretrain_hubert, pretrain_wav2vec2
+OBJECTIVES = ("hubert", "wav2vec2", "data2vec")  # pretrain_hubert, pretrain_wav2vec2, pretrain_data2vec
 
 # Settings added after encoders were cached, with the value that trains as before: left out of a
 # recipe's key while they hold it, so that every cached encoder keeps its key.
@@ -69,7 +64,8 @@ class PretrainedRecipe:
     version: int
     hubert: HubertRecipe = field(default_factory=HubertRecipe)
     corpus_seed: int = 0  # seed of the embedded corpus's training split
-    # "hubert" (pretrain_hubert), or "wav2vec2": the contrastive objective on the same data and budget
+    # "hubert" (pretrain_hubert), "wav2vec2" (the contrastive objective) or "data2vec" (regression of
+    # an EMA teacher's layers) on the same data and budget
     # (pretrain_wav2vec2; the recipe's clusters and iteration-2 layer then do not apply)
     objective: str = "hubert"
 
@@ -134,63 +130,17 @@ def cache_path(name: str | PretrainedRecipe) -> Path:
     return cache_dir("pretrained", create=False) / f"{_recipe(name).key()}.pt"
 
 
-# What a damaged checkpoint raises in torch.load or while its tensors are put in place: empty or
-# truncated (EOFError, RuntimeError from the zip reader), not a checkpoint (UnpicklingError), or not
-# the expected dict (KeyError, TypeError, ValueError, and RuntimeError for mismatched shapes).
-_DAMAGED = (
-    EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError, TypeError, ValueError,
-    AttributeError, OSError,
-)  # fmt: skip
-
-
 # How long the course's own recipes take to train on first use (2-core CPU, measured: the comments at
 # their register() calls; the course map's cold times), announced before training starts.
 TRAINING_TIME = {
     "hubert": "about 10 minutes",
     "ctc": "about 4 to 5 minutes, after the encoder's if that is not cached",
 }
+_UNKNOWN_COST = "from seconds for a tiny recipe to minutes for a course-sized one"
 
 
-def announce_training(what: str, name: str) -> None:
-    """Say, before it starts, that the cached ``what`` of recipe ``name`` is about to be trained and how
-    long that takes, so that a notebook cell that trains for minutes says so first."""
-    cost = TRAINING_TIME.get(name, "from seconds for a tiny recipe to minutes for a course-sized one")
-    print(
-        f"The {what} {name!r} is not in the cache yet: training it now, once ({cost} on a 2-core CPU); "
-        "every later load reads it from the cache in about a second."
-    )
-
-
-def _cached_checkpoint(
-    filename: str, what: str, build: Callable[[], dict], decode: Callable[[dict], object], name: str
-):
-    """``decode`` of the cached checkpoint ``filename``; built with ``build``, saved and decoded when it
-    is missing or damaged (a damaged file is reported, never loaded). Training is announced first
-    (:func:`announce_training`, with recipe ``name``)."""
-    found = find_cached("pretrained", filename)
-    if found is None and cache_fetch.fetch_if_enabled("pretrained", filename):  # Colab: a verified archive
-        found = find_cached("pretrained", filename)
-    target = cache_dir("pretrained", create=False) / filename
-    if found is not None:
-        try:
-            return decode(torch.load(found, map_location="cpu", weights_only=True))
-        except PermissionError:
-            raise
-        except _DAMAGED as error:
-            warnings.warn(
-                f"the cached {what} {found} cannot be read ({type(error).__name__}): it is damaged, "
-                f"perhaps by an interrupted copy or a full disk; training it again"
-                + ("" if found == target else f" into {target}"),
-                CacheWarning,
-                stacklevel=3,
-            )
-    announce_training(what, name)
-    state = build()
-    with atomic_path(target) as tmp:
-        torch.save(state, tmp)
-    del state
-    release_memory()  # training's leftovers, before the notebook goes on (and before any worker forks)
-    return decode(torch.load(target, map_location="cpu", weights_only=True))
+def _cost(name: str) -> str:
+    return TRAINING_TIME.get(name, _UNKNOWN_COST)
 
 
 def _training_audio(recipe: PretrainedRecipe) -> Iterator[np.ndarray]:
@@ -209,7 +159,9 @@ def _training_audio(recipe: PretrainedRecipe) -> Iterator[np.ndarray]:
 
 
 def _pretrain_state(recipe: PretrainedRecipe, progress: bool) -> dict:
-    pretrain = pretrain_hubert if recipe.objective == "hubert" else pretrain_wav2vec2
+    pretrain = {"hubert": pretrain_hubert, "wav2vec2": pretrain_wav2vec2, "data2vec": pretrain_data2vec}[
+        recipe.objective
+    ]
     encoder, info = pretrain(_training_audio(recipe), recipe.hubert, progress=progress)
     return {
         "encoder": encoder.state_dict(),
@@ -233,8 +185,13 @@ def load(name: str | PretrainedRecipe = "hubert", *, progress: bool = True) -> S
     """The pretrained encoder of recipe ``name`` in eval mode, trained and cached on first use
     (and trained again, with a CacheWarning, if its cached file is damaged)."""
     recipe = _recipe(name)
-    return _cached_checkpoint(
-        f"{recipe.key()}.pt", "encoder", lambda: _pretrain_state(recipe, progress), _encoder, recipe.name
+    return cached_checkpoint(
+        f"{recipe.key()}.pt",
+        "encoder",
+        lambda: _pretrain_state(recipe, progress),
+        _encoder,
+        recipe.name,
+        _cost(recipe.name),
     )
 
 
@@ -248,7 +205,9 @@ def load_info(name: str | PretrainedRecipe = "hubert") -> dict[str, float]:
         raise FileNotFoundError(
             f"recipe {recipe.name!r} is not cached yet at {cache_path(recipe)}: call load() first"
         )
-    return _cached_checkpoint(filename, "encoder", lambda: _pretrain_state(recipe, True), _info, recipe.name)
+    return cached_checkpoint(
+        filename, "encoder", lambda: _pretrain_state(recipe, True), _info, recipe.name, _cost(recipe.name)
+    )
 
 
 @dataclass(frozen=True)
@@ -350,4 +309,6 @@ def load_asr(name: str | ASRRecipe = "ctc", *, progress: bool = True) -> ASR:
         model.load_state_dict(state["model"])
         return ASR(model, vocab, _info(state))
 
-    return _cached_checkpoint(asr_cache_path(recipe).name, "recogniser", build, decode, recipe.name)
+    return cached_checkpoint(
+        asr_cache_path(recipe).name, "recogniser", build, decode, recipe.name, _cost(recipe.name)
+    )

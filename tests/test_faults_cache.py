@@ -379,7 +379,11 @@ def test_students_read_the_shared_cache_and_write_only_their_own(classroom, trai
     env = {"SPEECHLM_CACHE": str(home / "cache"), "SPEECHLM_SHARED_CACHE": str(shared)}
     run = _run_as_nobody(script, env, home)
     assert run.returncode == 0, run.stderr
-    seen = json.loads(run.stdout)
+    *announced, last = run.stdout.strip().splitlines()
+    assert (
+        len(announced) == 1 and "'tiny-student' is not in the cache yet" in announced[0]
+    )  # only the new one
+    seen = json.loads(last)
     assert seen["ids"] == [u.id for u in reference]
     assert seen["sums"] == pytest.approx([float(u.audio.sum()) for u in reference], abs=0)
     weights = pretrained.load(TINY, progress=False).state_dict().values()

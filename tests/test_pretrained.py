@@ -5,7 +5,7 @@ import pytest
 import torch
 from tiny_models import CACHED
 
-from speechlm import pretrained, ssl
+from speechlm import checkpoints, pretrained, ssl
 from speechlm.ctc import ALPHABET
 from speechlm.ssl.pretrain import HubertRecipe
 
@@ -78,7 +78,7 @@ def test_training_is_announced_before_it_starts_and_only_then(fake_corpus, capsy
     assert "minutes" in before  # an unknown recipe's cost is stated as a range
     pretrained.load(TINY, progress=False)
     assert capsys.readouterr().out == "" and len(seen_before_training) == 1
-    pretrained.announce_training("encoder", "hubert")
+    checkpoints.announce_training("encoder", "hubert", pretrained.TRAINING_TIME["hubert"])
     assert "about 10 minutes on a 2-core CPU" in capsys.readouterr().out
 
 
@@ -139,6 +139,18 @@ def test_contrastive_recipe_trains_the_same_encoder_with_wav2vec2(fake_corpus):
     hubert = pretrained.load(TINY, progress=False).state_dict()
     assert set(encoder.state_dict()) == set(hubert)  # the same encoder, fine-tuned the same way
     assert any(not torch.equal(v, hubert[k]) for k, v in encoder.state_dict().items())
+
+
+def test_data2vec_recipe_trains_the_same_encoder_with_a_moving_teacher(fake_corpus):
+    recipe = replace(TINY, name="tiny-d2v", objective="data2vec")
+    encoder = pretrained.load(recipe, progress=False)
+    assert fake_corpus == ["tiny-d2v"] and encoder.config == TINY.hubert.encoder
+    info = pretrained.load_info(recipe)
+    assert set(info) == {"loss_start", "loss", "target_std", "cosine", "time_s"}
+    assert info["target_std"] > 0.1  # the teacher's normalised targets vary: no collapse
+    assert pretrained.cache_path(recipe) != pretrained.cache_path(replace(recipe, objective="wav2vec2"))
+    hubert = pretrained.load(TINY, progress=False).state_dict()
+    assert set(encoder.state_dict()) == set(hubert)  # the student, without its teacher or head
 
 
 def test_wav2vec2_pretraining_lowers_its_contrastive_loss():

@@ -7,7 +7,8 @@
    encoder gives new targets, and training continues from the iteration-1 weights.
 
 :func:`pretrain_wav2vec2` trains the same encoder with wav2vec 2.0's contrastive objective instead,
-on the same data and budget, to compare the two objectives as pretraining for fine-tuning.
+and :func:`pretrain_data2vec` with data2vec's regression of an EMA teacher's layers, on the same data
+and budget, to compare the objectives as pretraining for fine-tuning.
 
 Everything is seeded; the same arguments give the same encoder on the same machine.
 """
@@ -23,12 +24,20 @@ import torch
 from speechlm import units, workers
 from speechlm.features import log_mel_features, mfcc_features
 from speechlm.optim import scheduler
+from speechlm.ssl.data2vec import Data2Vec
 from speechlm.ssl.encoder import EncoderConfig
 from speechlm.ssl.hubert import HuBERT, check_loss_on, collate_targets, layer_features
 from speechlm.ssl.wav2vec2 import Wav2Vec2
 from speechlm.train import fit
 
-__all__ = ["HubertRecipe", "kmeans_targets", "pretrain_hubert", "pretrain_wav2vec2", "train_on_targets"]
+__all__ = [
+    "HubertRecipe",
+    "kmeans_targets",
+    "pretrain_data2vec",
+    "pretrain_hubert",
+    "pretrain_wav2vec2",
+    "train_on_targets",
+]
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,54 @@ def pretrain_wav2vec2(audios: Iterable[np.ndarray], recipe: HubertRecipe, *, pro
         "loss": history.train_loss[-1],  # and of the last
         "accuracy": last["accuracy"],
         "perplexity": last["perplexity"],
+        "time_s": history.time_s,
+    }
+    return model.encoder, info
+
+
+def pretrain_data2vec(
+    audios: Iterable[np.ndarray],
+    recipe: HubertRecipe,
+    *,
+    top_k: int = 2,
+    ema: tuple[float, float] = (0.99, 0.999),
+    ema_ramp_fraction: float = 1 / 3,
+    progress: bool = True,
+):
+    """Pretrain a :class:`SpeechEncoder` on ``audios`` with data2vec's objective
+    (:class:`speechlm.ssl.Data2Vec`: regress the average of an EMA teacher's top ``top_k`` block
+    outputs at the masked frames) on the budget of a HuBERT ``recipe``: its encoder, batch size,
+    learning rate, warm-up and seed, for ``steps + iteration2_steps`` updates (``n_clusters`` and the
+    iteration-2 layer do not apply). The EMA decay ramps from ``ema[0]`` to ``ema[1]`` over the first
+    ``ema_ramp_fraction`` of the updates.
+
+    Returns ``(encoder, info)`` (the student); ``info`` holds the mean loss of the first and the last
+    logging interval (``loss_start``, ``loss``), the last batch's ``target_std`` and ``cosine``
+    (see :class:`~speechlm.ssl.Data2Vec`) and the time in seconds.
+    """
+    mels = [log_mel_features(a) for a in audios]  # read once, as in pretrain_hubert
+    if not mels:
+        raise ValueError("pretraining needs at least one utterance")
+    steps = recipe.steps + recipe.iteration2_steps
+    torch.manual_seed(recipe.seed)
+    model = Data2Vec(
+        recipe.encoder, top_k=top_k, ema_start=ema[0], ema_end=ema[1],
+        ema_ramp_steps=round(ema_ramp_fraction * steps),
+    )  # fmt: skip
+    last: dict[str, float] = {}
+
+    def step(model, batch):
+        loss, metrics = model(batch[0], batch[1])  # no targets: the teacher makes them
+        last.update(metrics)
+        return loss
+
+    no_targets = [np.zeros(1, dtype=np.int64)] * len(mels)
+    history = train_on_targets(model, mels, no_targets, recipe, steps, progress, recipe.seed, step_fn=step)
+    info = {
+        "loss_start": history.train_loss[0],
+        "loss": history.train_loss[-1],
+        "target_std": last["target_std"],
+        "cosine": last["cosine"],
         "time_s": history.time_s,
     }
     return model.encoder, info
