@@ -53,7 +53,12 @@ OBJECTIVES = ("hubert", "wav2vec2", "data2vec")  # pretrain_hubert, pretrain_wav
 
 # Settings added after encoders were cached, with the value that trains as before: left out of a
 # recipe's key while they hold it, so that every cached encoder keeps its key.
-_ADDED_SETTINGS = {("objective",): "hubert", ("hubert", "loss_on"): "masked"}
+_ADDED_SETTINGS = {
+    ("objective",): "hubert",
+    ("hubert", "loss_on"): "masked",
+    ("hubert", "targets"): "kmeans",
+    ("hubert", "ensemble"): (),
+}
 
 
 @dataclass(frozen=True)

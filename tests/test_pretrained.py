@@ -105,6 +105,10 @@ def test_cache_key_changes_with_any_setting_and_version():
     # the loss's frames likewise: in the key only when they are not HuBERT's masked ones
     assert replace(TINY, hubert=replace(TINY.hubert, loss_on="all")).key() != TINY.key()
     assert replace(TINY, hubert=replace(TINY.hubert, loss_on="masked")).key() == TINY.key()
+    # and the target variants of issue 21: in the key only when they are not the k-means of one codebook
+    for variant in ({"targets": "random_projection"}, {"ensemble": (50,)}):
+        assert replace(TINY, hubert=replace(TINY.hubert, **variant)).key() != TINY.key(), variant
+    assert replace(TINY, hubert=replace(TINY.hubert, targets="kmeans", ensemble=())).key() == TINY.key()
     assert pretrained.cache_path("hubert").name == "hubert-v2-ee14b59c226f.pt"
     with pytest.raises(ValueError, match="objective must be one of"):
         replace(TINY, objective="bert")

@@ -13,12 +13,18 @@ The loss is the cross-entropy on masked frames only; ``loss_on="all"``
 averages over every frame instead (the ablation of notebook 11: predicting
 unmasked frames is easy, the encoder can copy its input, and it learns less).
 
+A *cluster ensemble* (proposed with HuBERT, Hsu et al. 2021) predicts several
+clusterings of the same frames at once, one projection and set of embeddings per codebook, and
+averages their losses: ``targets (batch, frames, codebooks)`` with ``ensemble`` the extra sizes.
+
 Iteration 1 clusters MFCC with deltas (:func:`speechlm.features.mfcc_features`);
 iteration 2 clusters an intermediate layer of the iteration-1 model
 (:func:`layer_features`), which are better targets (higher PNMI).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -82,14 +88,20 @@ class HuBERT(nn.Module):
         start_prob: float = DEFAULT_START_PROB,
         span_length: int = DEFAULT_SPAN_LENGTH,
         loss_on: str = "masked",
+        ensemble: Sequence[int] = (),
     ):
         super().__init__()
         check_loss_on(loss_on)
-        if n_clusters < 2:
-            raise ValueError(f"n_clusters must be at least 2, got {n_clusters}")
+        if n_clusters < 2 or any(k < 2 for k in ensemble):
+            raise ValueError(
+                f"every codebook needs at least 2 clusters, got {n_clusters} and {tuple(ensemble)}"
+            )
         self.encoder = SpeechEncoder(config)
-        self.proj = nn.Linear(self.encoder.config.d_model, proj_dim)
+        d = self.encoder.config.d_model
+        self.proj = nn.Linear(d, proj_dim)
         self.cluster_embeddings = nn.Parameter(torch.randn(n_clusters, proj_dim))
+        # the extra codebooks of a cluster ensemble (none: plain HuBERT, with the same parameters)
+        self.ensemble = nn.ModuleList(_CodebookHead(d, proj_dim, k) for k in ensemble)
         self.temperature = temperature
         self.start_prob, self.span_length, self.loss_on = start_prob, span_length, loss_on
 
@@ -112,7 +124,7 @@ class HuBERT(nn.Module):
         frames)``: True at frames that are not padding and have a target.
         """
         frames, lengths = self.encoder.frontend(mels, mel_lengths)
-        if targets.shape != frames.shape[:2]:
+        if targets.shape[:2] != frames.shape[:2] or targets.ndim != 2:
             raise ValueError(
                 f"targets must be (batch, frames) = {tuple(frames.shape[:2])} (one cluster per 20 ms "
                 f"encoder frame), got {tuple(targets.shape)}"
@@ -143,14 +155,36 @@ class HuBERT(nn.Module):
     def forward(
         self, mels: torch.Tensor, mel_lengths: torch.Tensor, targets: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        codebooks = 1 + len(self.ensemble)
+        if codebooks > 1 and (targets.ndim != 3 or targets.shape[2] != codebooks):
+            raise ValueError(
+                f"a cluster ensemble of {codebooks} codebooks needs targets (batch, frames, {codebooks}), "
+                f"got {tuple(targets.shape)}"
+            )
+        extra = targets[..., 1:] if codebooks > 1 else None
+        targets = targets[..., 0] if codebooks > 1 else targets
         hidden, mask, valid = self.encode_masked(mels, mel_lengths, targets)
         scored = mask & valid if self.loss_on == "masked" else valid
         loss, _ = self.prediction_loss(hidden, targets, scored)
+        if extra is not None:  # the mean of every codebook's loss
+            for i, head in enumerate(self.ensemble):
+                logits = cosine_logits(head.proj(hidden[scored]), head.embeddings, self.temperature)
+                loss = loss + F.cross_entropy(logits, extra[..., i][scored])
+            loss = loss / codebooks
         with torch.no_grad():
             on_masked = self.logits(hidden[mask & valid]).argmax(-1) == targets[mask & valid]
         metrics = {"accuracy": on_masked.float().mean().item(), "mask_fraction": (mask & valid).sum().item() /
                    valid.sum().item()}  # fmt: skip
         return loss, metrics
+
+
+class _CodebookHead(nn.Module):
+    """One extra codebook of a cluster ensemble: its projection and cluster embeddings."""
+
+    def __init__(self, d_model: int, proj_dim: int, n_clusters: int):
+        super().__init__()
+        self.proj = nn.Linear(d_model, proj_dim)
+        self.embeddings = nn.Parameter(torch.randn(n_clusters, proj_dim))
 
 
 def layer_features(

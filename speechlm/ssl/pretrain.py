@@ -36,8 +36,13 @@ __all__ = [
     "pretrain_data2vec",
     "pretrain_hubert",
     "pretrain_wav2vec2",
+    "random_projection_targets",
+    "recipe_targets",
     "train_on_targets",
 ]
+
+
+TARGETS = ("kmeans", "random_projection")  # kmeans_targets, random_projection_targets
 
 
 @dataclass(frozen=True)
@@ -58,9 +63,17 @@ class HubertRecipe:
     max_kmeans_frames: int = 100_000  # frames sampled to fit k-means
     seed: int = 0
     loss_on: str = "masked"  # "masked" (HuBERT's choice) or "all": frames scored by the loss
+    # the target units: "kmeans" (HuBERT) or "random_projection" (BEST-RQ: a frozen random projection
+    # and codebook, no clustering; Chiu et al. 2022), of n_clusters units
+    targets: str = "kmeans"
+    ensemble: tuple[int, ...] = ()  # sizes of extra codebooks predicted at once (a cluster ensemble)
 
     def __post_init__(self):
         check_loss_on(self.loss_on)
+        if self.targets not in TARGETS:
+            raise ValueError(f"targets must be one of {TARGETS}, got {self.targets!r}")
+        if any(k < 2 for k in self.ensemble):
+            raise ValueError(f"every ensemble codebook needs at least 2 units, got {self.ensemble}")
 
 
 def kmeans_targets(
@@ -74,6 +87,45 @@ def kmeans_targets(
         stacked = stacked[np.sort(pick)]
     kmeans = units.fit_kmeans(stacked, n_clusters, seed=seed)
     return [units.assign_units(kmeans, f) for f in features], kmeans
+
+
+def random_projection_targets(
+    features: Sequence[np.ndarray], n_codes: int, *, dim: int = 16, seed: int = 0
+) -> list[np.ndarray]:
+    """BEST-RQ's targets (Chiu et al. 2022): each frame of ``features`` (a list of ``(frames,
+    feature_dim)`` arrays), standardised with the mean and deviation of all frames, is projected by a
+    frozen random matrix ``(feature_dim, dim)`` (Xavier-normal) and given the index of the nearest of
+    ``n_codes`` random unit vectors (cosine). Nothing is learned: the cheapest target family."""
+    if n_codes < 2:
+        raise ValueError(f"n_codes must be at least 2, got {n_codes}")
+    stacked = np.concatenate(features)
+    mean, std = stacked.mean(0), stacked.std(0) + 1e-5
+    rng = np.random.default_rng(seed)
+    projection = rng.normal(0.0, np.sqrt(2.0 / (stacked.shape[1] + dim)), size=(stacked.shape[1], dim))
+    codebook = rng.standard_normal((n_codes, dim))
+    codebook /= np.linalg.norm(codebook, axis=1, keepdims=True)
+    out = []
+    for f in features:
+        z = ((f - mean) / std) @ projection
+        z /= np.linalg.norm(z, axis=1, keepdims=True) + 1e-12
+        out.append((z @ codebook.T).argmax(1).astype(np.int64))
+    return out
+
+
+def recipe_targets(features: Sequence[np.ndarray], recipe: HubertRecipe, seed: int) -> list[np.ndarray]:
+    """Each utterance's targets for ``recipe``: ``(frames,)`` units of one codebook (``n_clusters``,
+    from ``recipe.targets``), or ``(frames, 1 + len(ensemble))`` for a cluster ensemble, the extra
+    codebooks with seeds ``seed + 1, seed + 2, ...``."""
+    codebooks = []
+    for i, size in enumerate((recipe.n_clusters, *recipe.ensemble)):
+        if recipe.targets == "kmeans":
+            units_i, _ = kmeans_targets(features, size, seed=seed + i, max_frames=recipe.max_kmeans_frames)
+        else:
+            units_i = random_projection_targets(features, size, seed=seed + i)
+        codebooks.append(units_i)
+    if len(codebooks) == 1:
+        return codebooks[0]
+    return [np.stack(per_utterance, axis=1) for per_utterance in zip(*codebooks, strict=True)]
 
 
 def train_on_targets(
@@ -120,29 +172,22 @@ def pretrain_hubert(audios: Iterable[np.ndarray], recipe: HubertRecipe, *, progr
         mfcc.append(mfcc_features(audio))
     if not mels:
         raise ValueError("pretraining needs at least one utterance")
-    targets, _ = kmeans_targets(
-        mfcc, recipe.n_clusters, seed=recipe.seed, max_frames=recipe.max_kmeans_frames
-    )
+    targets = recipe_targets(mfcc, recipe, recipe.seed)
     del mfcc
     workers.release_free_memory()
     torch.manual_seed(recipe.seed)
-    model = HuBERT(recipe.n_clusters, recipe.encoder, loss_on=recipe.loss_on)
+    model = HuBERT(recipe.n_clusters, recipe.encoder, loss_on=recipe.loss_on, ensemble=recipe.ensemble)
     history = train_on_targets(model, mels, targets, recipe, recipe.steps, progress, recipe.seed)
     info = {"accuracy_it1": _last_accuracy(model, mels, targets), "time_s": history.time_s}
     workers.release_free_memory()
     if recipe.iteration2_steps > 0:
         hidden = layer_features(model.encoder, mels, recipe.iteration2_layer)
-        targets, _ = kmeans_targets(
-            [_standardise(h) for h in hidden],
-            recipe.n_clusters,
-            seed=recipe.seed,
-            max_frames=recipe.max_kmeans_frames,
-        )
+        targets = recipe_targets([_standardise(h) for h in hidden], recipe, recipe.seed)
         del hidden
         workers.release_free_memory()
         encoder_state = model.encoder.state_dict()
         torch.manual_seed(recipe.seed + 1)
-        model = HuBERT(recipe.n_clusters, recipe.encoder, loss_on=recipe.loss_on)
+        model = HuBERT(recipe.n_clusters, recipe.encoder, loss_on=recipe.loss_on, ensemble=recipe.ensemble)
         model.encoder.load_state_dict(encoder_state)
         history2 = train_on_targets(
             model, mels, targets, recipe, recipe.iteration2_steps, progress, recipe.seed + 1
