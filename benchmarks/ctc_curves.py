@@ -52,13 +52,13 @@ def markdown_table(rows: Sequence[dict]) -> str:
 
 
 def against_course(
-    encoder: SpeechEncoder, *, workers: int | None = None, progress: bool = True
+    encoder: SpeechEncoder, *, workers: int | None = None, progress: bool = True, seed: int = 0
 ) -> tuple[list[dict], list[dict]]:
     """Fine-tune another pretrained ``encoder`` of the course's architecture exactly as the benchmark
     fine-tunes the course's (``label_efficiency.load_ctc_curve()``'s data and recipe, 25, 50 and 100
-    labels). The scratch arm does not depend on the pretrained weights, so the course encoder's cached
-    one is reused and only ``encoder``'s runs train. Returns ``(rows, course_rows)``: this encoder's
-    curve and the course encoder's."""
+    labels) with fine-tuning seed ``seed``. The scratch arm does not depend on the pretrained weights,
+    so the course encoder's cached one (of that seed) is reused and only ``encoder``'s runs train.
+    Returns ``(rows, course_rows)``: this encoder's curve and the course encoder's."""
     from speechlm import pretrained
 
     architecture = pretrained.RECIPES["hubert"].hubert.encoder
@@ -67,7 +67,7 @@ def against_course(
             f"the encoder must have the course encoder's architecture to share its scratch arm: "
             f"{architecture}, got {encoder.config}"
         )
-    recipe = label_efficiency.CTCCurveRecipe()
+    recipe = label_efficiency.CTCCurveRecipe(seed=seed)
     course = label_efficiency.load_ctc_curve(recipe, progress=progress)
     labelled, dev, test = label_efficiency.course_ctc_items(max(recipe.budgets), progress)
     rows = label_efficiency.ctc_curve(

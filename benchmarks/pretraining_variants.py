@@ -2,8 +2,9 @@
 against the course's, on the course's CTC label-efficiency curve.
 
 Pretrains the course's HuBERT recipe with the changes given (more unlabeled utterances, more steps,
-more clusters, no dropout, the loss on every frame instead of the masked ones, or wav2vec 2.0's
-contrastive objective instead of HuBERT's on the same data and budget), caches it under ``--name``
+more clusters, no dropout, the loss on every frame instead of the masked ones, other targets: a
+cluster ensemble or BEST-RQ's random-projection units, or another objective on the same data and
+budget: wav2vec 2.0's contrastive loss or data2vec's regression of an EMA teacher), caches it under ``--name``
 like any recipe of ``speechlm.pretrained``, then fine-tunes it exactly as the course's CTC curve
 (``label_efficiency.load_ctc_curve()``) fine-tunes the course's encoder (the same data, head, steps,
 learning rate, freezing; dropout as in the course's encoder). The scratch arm does not depend on
@@ -20,6 +21,13 @@ with, for the rows of the table in benchmarks/README.md ("Which changes moved it
     --name hubert-k500 --clusters 500
     --name wav2vec2 --objective wav2vec2
     --name hubert-all-frames --loss-on all
+    --name data2vec --objective data2vec
+    --name hubert-ensemble --ensemble 50 200
+    --name best-rq --targets random_projection
+
+``--seed S`` fine-tunes with seed S (the batches, SpecAugment, the head, the scratch encoder), as
+``benchmarks/label_efficiency.py --seed S`` does for the course's encoder, whose curve at that seed
+is computed first if it is not cached (issue 21 asks for three seeds per row).
 
 Each takes the variant's pretraining (up to 10 minutes on the 2-core machine, once: it is cached)
 plus about 5 minutes of fine-tuning.
@@ -38,6 +46,7 @@ import torch
 from speechlm import pretrained
 from speechlm.ssl import SpeechEncoder
 from speechlm.ssl.hubert import LOSS_ON
+from speechlm.ssl.pretrain import TARGETS
 
 REPOSITORY = str(Path(__file__).resolve().parents[1])
 if REPOSITORY not in sys.path:  # run as a script, only benchmarks/ is on the path: add the repository
@@ -57,6 +66,8 @@ def variant(args) -> pretrained.PretrainedRecipe:
         "iteration2_steps": args.iteration2_steps,
         "n_clusters": args.clusters,
         "loss_on": args.loss_on,
+        "targets": getattr(args, "targets", None),
+        "ensemble": tuple(args.ensemble) if getattr(args, "ensemble", None) else None,
     }
     hubert = replace(h, **{k: v for k, v in changes.items() if v is not None})
     if args.dropout is not None:
@@ -74,7 +85,10 @@ def main(argv=None) -> None:
     p.add_argument("--dropout", type=float, help="encoder dropout while pretraining (course: 0.1)")
     p.add_argument("--loss-on", choices=LOSS_ON, help="frames HuBERT's loss scores (masked)")
     p.add_argument("--objective", default="hubert", choices=pretrained.OBJECTIVES,
-                   help="wav2vec2: contrastive, for steps + iteration-2 steps updates")  # fmt: skip
+                   help="wav2vec2, data2vec: for steps + iteration-2 steps updates")  # fmt: skip
+    p.add_argument("--targets", choices=TARGETS, help="HuBERT's units (kmeans)")
+    p.add_argument("--ensemble", type=int, nargs="+", help="extra codebook sizes of a cluster ensemble")
+    p.add_argument("--seed", type=int, default=0, help="fine-tuning seed (both encoders' curves)")
     p.add_argument("--workers", type=int, default=None)
     args = p.parse_args(argv)
     start = time.perf_counter()
@@ -85,7 +99,7 @@ def main(argv=None) -> None:
     print(f"{args.name} ({info['time_s']:.0f} s): " + ", ".join(f"{k} {v:.3f}" for k, v in info.items()))
     encoder = SpeechEncoder(course.hubert.encoder)  # fine-tuned with the course's dropout
     encoder.load_state_dict(weights)
-    rows, course_rows = against_course(encoder, workers=args.workers)
+    rows, course_rows = against_course(encoder, workers=args.workers, seed=args.seed)
     print("\n" + comparison_table(args.name, rows, course_rows))
     print(f"\ntotal time {time.perf_counter() - start:.0f} s, torch {torch.__version__}")
 

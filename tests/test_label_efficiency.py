@@ -404,6 +404,14 @@ def test_pretraining_variants_change_only_what_is_asked(benchmark_module):
     assert all_frames.hubert == replace(recipe.hubert, loss_on="all") and all_frames.key() != recipe.key()
     with pytest.raises(SystemExit, match="must differ"):
         module.variant(SimpleNamespace(**{**vars(args), "name": "hubert"}))
+    # issue 21's variants: data2vec, a cluster ensemble, random-projection units
+    data2vec = module.variant(SimpleNamespace(**{**vars(args), "objective": "data2vec"}))
+    assert data2vec.objective == "data2vec" and data2vec.hubert == recipe.hubert
+    ensemble = module.variant(SimpleNamespace(**{**vars(args), "ensemble": [50, 200]}))
+    assert ensemble.hubert == replace(recipe.hubert, ensemble=(50, 200))
+    rq = module.variant(SimpleNamespace(**{**vars(args), "targets": "random_projection"}))
+    assert rq.hubert == replace(recipe.hubert, targets="random_projection")
+    assert len({recipe.key(), data2vec.key(), ensemble.key(), rq.key()}) == 4
 
 
 def test_oracle_targets_give_every_encoder_frame_its_phone(benchmark_module):
