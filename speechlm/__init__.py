@@ -40,6 +40,10 @@ def setup(seed: int = 0, *, device: str | None = None, quiet: bool = False, fetc
         matplotlib.rcParams.update({"figure.figsize": (7.0, 2.6), "figure.dpi": 80})
     except ImportError:
         pass
+    else:
+        from speechlm.plot import use_cjk_font
+
+        use_cjk_font()  # Chinese characters draw in every figure (the corpus's translations, notebook 16)
     if not quiet:
         import numpy
         import torch

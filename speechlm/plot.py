@@ -2,6 +2,7 @@
 
 Every function draws on ``ax`` (a new small figure when None) and returns
 the axes, so notebooks can combine them. Introduced in notebook 00.
+:func:`use_cjk_font` lets every figure draw Chinese (notebook 16).
 """
 
 from __future__ import annotations
@@ -10,7 +11,63 @@ import numpy as np
 
 _DARK = {"facecolor": "black", "alpha": 0.6, "pad": 0.5, "linewidth": 0}
 
-__all__ = ["alignment", "curves", "log_power_spectrogram", "spectrogram", "waveform"]
+__all__ = [
+    "CJK_FONT",
+    "alignment",
+    "curves",
+    "log_power_spectrogram",
+    "spectrogram",
+    "use_cjk_font",
+    "waveform",
+]
+
+# The font that draws Chinese: Noto Sans SC (SIL Open Font License 1.1), shipped by the PyPI package
+# `pylopdf-fonts-zh-cn` (a 17 MB wheel, no dependencies); Debian's `fonts-noto-cjk` is the fallback.
+CJK_FONT = "Noto Sans SC"
+_SYSTEM_CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+)
+
+
+def use_cjk_font() -> str | None:
+    """Let every matplotlib figure draw Chinese characters; returns the font's family name.
+
+    Registers Noto Sans SC (from the ``pylopdf-fonts-zh-cn`` package) with matplotlib's font
+    manager and appends it to ``rcParams["font.family"]`` as a fallback: Latin text keeps the
+    default font, and each glyph that font lacks (every Chinese character) is drawn from the CJK
+    font. Idempotent and cheap (about 10 ms). Without the package, an installed system CJK font
+    (Debian's ``fonts-noto-cjk``, macOS's PingFang, Windows's YaHei) is used; with neither it warns
+    how to install one and returns None (Chinese then draws as empty boxes).
+    """
+    import warnings
+
+    import matplotlib
+    from matplotlib import font_manager
+
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        installed = {font.name for font in font_manager.fontManager.ttflist}
+        name = next((f for f in (CJK_FONT, *_SYSTEM_CJK_FONTS) if f in installed), None)
+        if name is None:
+            warnings.warn(
+                "no font with Chinese glyphs found: `pip install pylopdf-fonts-zh-cn` (Noto Sans SC) "
+                "or install Debian's fonts-noto-cjk, then restart the kernel",
+                stacklevel=2,
+            )
+            return None
+    else:
+        name = CJK_FONT
+        if name not in {font.name for font in font_manager.fontManager.ttflist}:
+            font_manager.fontManager.addfont(str(pylopdf_fonts_zh_cn.sans_path()))
+    families = list(matplotlib.rcParams["font.family"])
+    if name not in families:
+        matplotlib.rcParams["font.family"] = [*families, name]
+    return name
 
 
 def _axes(ax, figsize=(7.0, 2.4)):

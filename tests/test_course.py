@@ -169,6 +169,23 @@ def test_time_records_wall_time_peak_memory_and_headline(tmp_path, monkeypatch):
     )
 
 
+def test_parts_are_named_the_same_in_the_headers_and_the_course_map(tmp_path):
+    root = _toy_course(tmp_path)
+    toml = root / "notebooks" / "course.toml"
+    toml.write_text('[parts]\nI = "Toys and games"\n\n' + toml.read_text())
+    c = course.load_course(root)
+    assert headers.part_caption(c, "I") == "Part I: Toys and games"
+    assert headers.part_caption(c, "IX") == "Part IX"  # no title: the number alone
+    table = headers.course_map_markdown(c).splitlines()
+    part_row = table.index("| | **Part I: Toys and games** | | | | | |")
+    assert table[part_row + 1].startswith("| 01 | [Toy]")  # the part's row comes before its notebooks
+    assert "**Part:** Part I: Toys and games." in headers.header_markdown(c, c.meta_for("01"))
+    assert "**Prerequisites:** `00`." in headers.header_markdown(c, c.meta_for("01"))
+    toml.write_text(toml.read_text().replace('prerequisites = ["00"]', "prerequisites = []"))
+    c = course.load_course(root)  # a notebook that builds on none: the skills the course assumes
+    assert f"**Prerequisites:** {headers.ASSUMED_SKILLS}." in headers.header_markdown(c, c.meta_for("01"))
+
+
 def test_cold_and_warm_runs_are_kept_apart_and_the_map_shows_both_with_peak_memory(tmp_path):
     root = _toy_course(tmp_path)
     toml = root / "notebooks" / "course.toml"

@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pytest
 import scipy.fft
+import scipy.signal
+import torch
 
 from speechlm import dsp, exercises
 from speechlm.exercises import Exercise
@@ -163,7 +165,7 @@ def test_hints_must_be_a_sequence_of_at_least_two():
 CENTRAL = {
     "00": "00.word_at",  # reading the corpus's alignments
     "01": "01.stft",  # frames, windows and the STFT
-    "02": "02.levinson",  # solving the normal equations
+    "02": "02.step_up",  # Levinson-Durbin's order recursion (the loop itself is in the notebook)
     "03": "03.mfcc",  # filterbank, log, DCT
     "04": "04.tanh_mlp_grad",  # backpropagation by the chain rule
     "05": "05.gru_step",  # the recurrent classifier (and 05.masked_mean: padding and masks)
@@ -219,17 +221,19 @@ def _layer_norm(x, eps=1e-5):
     return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps)
 
 
-def _levinson_in_place(r, order):
-    """Levinson-Durbin whose update overwrites a_i before a_{m-i} has used it."""
-    a, error = np.zeros(order + 1), r[0]
+def _step_up_in_place(k):
+    """The step-up recursion whose update overwrites a_i before a_{m-i} has used it."""
+    a = np.zeros(len(k) + 1)
     a[0] = 1.0
-    for m in range(1, order + 1):
-        k = -(r[m] + a[1:m] @ r[m - 1 : 0 : -1]) / error
+    for m in range(1, len(k) + 1):
         for i in range(1, m):
-            a[i] = a[i] + k * a[m - i]
-        a[m] = k
-        error *= 1 - k * k
+            a[i] = a[i] + k[m - 1] * a[m - i]
+        a[m] = k[m - 1]
     return a
+
+
+def _step_up_right(k):
+    return exercises.get("02.step_up").reference(k)
 
 
 def _ctc(log_probs, labels, *, log_space=True, skip_equal=False):
@@ -424,11 +428,11 @@ SUBTLE = {
         "circular": lambda x, lag: np.array([np.dot(x, np.roll(x, -k)) for k in range(lag + 1)]),
         "divided by N": lambda x, lag: dsp.autocorrelation(x, lag) / len(x),
     },
-    "02.levinson": {
-        "the predictor's sign convention": lambda r, order: np.concatenate(
-            [[1.0], -dsp.levinson_durbin(r, order)[0][1:]]
-        ),
-        "an update in place": _levinson_in_place,
+    "02.step_up": {
+        "the predictor's sign convention": lambda k: np.concatenate([[1.0], -_step_up_right(k)[1:]]),
+        "Rabiner and Schafer's k": lambda k: _step_up_right(-np.asarray(k)),
+        "an update in place": _step_up_in_place,
+        "k taken last to first": lambda k: _step_up_right(np.asarray(k)[::-1]),
     },
     "02.prediction_gain": {
         "20 log10": lambda x, order: float(
@@ -504,12 +508,16 @@ SUBTLE = {
         "a direct reshape": lambda x, h: x.reshape(x.shape[0], h, x.shape[1], x.shape[2] // h)
     },
     "07.positional_encoding": {"sines and cosines in two halves": _positional_encoding_halves},
-    "07.layer_norm": {
-        "the unbiased variance": lambda x, g, b, eps: (
-            (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, ddof=1, keepdims=True) + eps) * g + b
+    "07.rms_norm": {
+        "LayerNorm: the mean subtracted": lambda x, g, eps: _layer_norm(x, eps) * g,
+        "eps outside the root": lambda x, g, eps: x / (np.sqrt(np.mean(x * x, -1, keepdims=True)) + eps) * g,
+        "no eps": _quiet(lambda x, g, eps: x / np.sqrt(np.mean(x * x, -1, keepdims=True)) * g),
+        "over the first axis": lambda x, g, eps: x / np.sqrt(np.mean(x * x, 0, keepdims=True) + eps) * g,
+        "the root of the sum, not the mean": lambda x, g, eps: (
+            x / np.sqrt(np.sum(x * x, -1, keepdims=True) + eps) * g
         ),
-        "eps outside the root": lambda x, g, b, eps: (
-            (x - x.mean(-1, keepdims=True)) / (np.sqrt(x.var(-1, keepdims=True)) + eps) * g + b
+        "divided by the standard deviation": lambda x, g, eps: (
+            x / np.sqrt(x.var(-1, keepdims=True) + eps) * g
         ),
     },
     "07.block_parameters": {"no biases": lambda d, f: 4 * d * d + 2 * d * f + 4 * d},
@@ -692,6 +700,54 @@ def test_a_subtly_wrong_answer_fails_with_feedback(exercise_id, mistake, capsys)
     assert out.startswith(f"[fail] {exercise_id}: case "), out
     assert "failed for the input (" in result.message and "expected" in result.message, result.message
     assert "Hint 1 of " in out
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 7, 12, 18])
+def test_step_up_gives_back_levinson_durbins_filter(order):
+    """02.step_up's reference, on the reflection coefficients of real autocorrelations (a vowel frame, an
+    AR(2) process, noise, every frame of a vowel in one batch), returns the filter dsp.levinson_durbin
+    returns."""
+    rng = np.random.default_rng(order)
+    vowel = dsp.synthetic_vowel(f0_hz=130.0, duration_s=0.2, noise=0.01)
+    frames = [
+        dsp.preemphasis(vowel[1000:1512]) * np.hamming(512),
+        scipy.signal.lfilter([1.0], [1.0, -1.2, 0.6], rng.standard_normal(800)),
+        rng.standard_normal(400),
+    ]
+    step_up = exercises.get("02.step_up").reference
+    for x in frames:
+        a, k, _ = dsp.levinson_durbin(dsp.autocorrelation(x, order), order)
+        assert k.shape == (order,) and np.all(np.abs(k) < 1)
+        np.testing.assert_allclose(step_up(k), a, rtol=1e-10, atol=1e-12)
+    batch = dsp.block_frames(dsp.preemphasis(vowel), 400, 160) * np.hamming(400)
+    a_batch, k_batch, _ = dsp.levinson_durbin(dsp.autocorrelation(batch, order), order)
+    np.testing.assert_allclose(np.array([step_up(k) for k in k_batch]), a_batch, rtol=1e-10, atol=1e-12)
+
+
+def test_step_up_cases_include_order_one_and_odd_orders():
+    ex = exercises.get("02.step_up")
+    orders = [len(k) for (k,) in ex.cases(np.random.default_rng(ex.seed))]
+    assert 1 in orders and sum(p % 2 for p in orders) >= 3 and max(orders) > 10, orders
+    np.testing.assert_allclose(ex.reference(np.array([-0.5])), [1.0, -0.5])
+    k1, k2 = 0.3, -0.6  # by hand: a^(2) = [1, k_1 + k_2 k_1, k_2]
+    np.testing.assert_allclose(ex.reference(np.array([k1, k2])), [1.0, k1 + k2 * k1, k2])
+
+
+@pytest.mark.skipif(
+    not hasattr(torch.nn.functional, "rms_norm"), reason="torch.nn.functional.rms_norm needs torch >= 2.4"
+)
+def test_rms_norm_reference_matches_torch():
+    """07.rms_norm's reference equals torch.nn.functional.rms_norm on every hidden case (zeros included)."""
+    ex = exercises.get("07.rms_norm")
+    cases = list(ex.cases(np.random.default_rng(ex.seed)))
+    shapes = [x.shape for x, _, _ in cases]
+    assert {1, 2, 3} <= {len(s) for s in shapes}, shapes
+    for x, gamma, eps in cases:
+        expected = torch.nn.functional.rms_norm(
+            torch.from_numpy(x), gamma.shape, torch.from_numpy(gamma), eps
+        ).numpy()
+        np.testing.assert_allclose(ex.reference(x, gamma, eps), expected, rtol=1e-12, atol=1e-15)
+    assert np.all(ex.reference(np.zeros((2, 3)), np.ones(3), 1e-6) == 0)
 
 
 def test_token_types_given_and_returning_numpy_values(capsys):

@@ -73,11 +73,12 @@ ASSUMED_SKILLS = (
 
 
 def part_caption(course: Course, part: str) -> str:
-    """``Part I: <title>`` (``Start here: <title>`` for part 0), the title from the ``[parts]`` table of
+    """``Part I: <title>`` (for part 0, the welcome, its title alone), the title from the ``[parts]`` table of
     ``notebooks/course.toml``: how the headers, the README's course map and the website name a part."""
     titles = _course_table(course).get("parts", {})
-    name = "Start here" if part == "0" else f"Part {part}"
-    return f"{name}: {titles[part]}" if part in titles else name
+    if part == "0":  # the welcome is not a numbered part: its title alone
+        return titles.get(part, "Start here")
+    return f"Part {part}: {titles[part]}" if part in titles else f"Part {part}"
 
 
 def _course_table(course: Course) -> dict:

@@ -1,4 +1,4 @@
-"""Exercises of notebook 02 (linear prediction): autocorrelation, Levinson-Durbin, prediction gain."""
+"""Exercises of notebook 02 (linear prediction): autocorrelation, the step-up recursion, prediction gain."""
 
 from __future__ import annotations
 
@@ -22,10 +22,21 @@ def _autocorrelation_cases(rng: np.random.Generator):
     yield from zip(_frames(rng), (12, 4, 10), strict=True)
 
 
-def _levinson_cases(rng: np.random.Generator):
-    for x, order in zip(_frames(rng), (12, 2, 6), strict=True):
-        yield (dsp.autocorrelation(x, order), order)
-    yield (np.array([2.0, 1.0]), 1)
+def _step_up(k: np.ndarray) -> np.ndarray:
+    """The error filter ``a = [1, a_1, ..., a_p]`` of the reflection coefficients ``k = [k_1, ..., k_p]``."""
+    a = np.ones(1)
+    for km in np.asarray(k, dtype=np.float64):
+        padded = np.append(a, 0.0)
+        a = padded + km * padded[::-1]
+    return a
+
+
+def _step_up_cases(rng: np.random.Generator):
+    yield (np.array([-0.5]),)
+    yield (np.array([0.5, -0.25]),)
+    for x, order in zip(_frames(rng), (11, 3, 6), strict=True):
+        yield (dsp.levinson_durbin(dsp.autocorrelation(x, order), order)[1],)
+    yield (rng.uniform(-0.9, 0.9, size=7),)
 
 
 def _prediction_gain(x: np.ndarray, order: int) -> float:
@@ -54,26 +65,35 @@ r[k] = sum_n x[n] x[n + k] for k = 0 .. max_lag (length max_lag + 1), for a
 
 register(
     Exercise(
-        id="02.levinson",
+        id="02.step_up",
         prompt="""
-Write `levinson(r, order)` that solves the normal equations with the
-Levinson-Durbin recursion and returns a = [1, a_1, ..., a_order] (the
-prediction-error filter A(z), librosa's sign convention). Start with
-a = [1], E = r[0]; for m = 1 .. order:
-    k = -(r[m] + sum_{i=1}^{m-1} a_i r[m - i]) / E
-    a_i <- a_i + k a_{m-i} for i = 1 .. m-1, then a_m = k
-    E <- (1 - k^2) E
+Write `step_up(k)`, the step-up recursion: from the reflection coefficients
+k = [k_1, ..., k_p] (a 1-D float array, p >= 1) to the prediction-error filter
+a = [1, a_1, ..., a_p] (a 1-D array of length p + 1), with no autocorrelation
+needed. A vocoder can send the k (|k_m| < 1 keeps 1/A(z) stable, and they
+quantise well); the decoder rebuilds A(z) this way.
+Convention: the course's, that of dsp.levinson_durbin (which returns a and k):
+k_m is the last coefficient of the order-m error filter, a_m^(m) = k_m (minus
+Rabiner and Schafer's k_m). Start from a^(0) = [1]; for m = 1 .. p:
+    a_i^(m) = a_i^(m-1) + k_m a_{m-i}^(m-1)  for i = 1 .. m-1
+    a_m^(m) = k_m
+so step_up applied to the k of dsp.levinson_durbin(r, p) gives back its a.
 """,
-        reference=lambda r, order: dsp.levinson_durbin(r, order)[0],
-        cases=_levinson_cases,
+        reference=_step_up,
+        cases=_step_up_cases,
         hints=(
-            "Follow the recursion of the statement line by line, one loop pass per m. Check yourself on "
-            "order 1 first: the answer is [1, -r[1] / r[0]].",
-            "Keep a as a float array of length order + 1 that starts as [1, 0, ..., 0]. In pass m the new "
-            "a_i use the old a_i and a_{m-i} on the right-hand side: compute all of them from the previous "
-            "coefficients (a copy) before overwriting any. E shrinks by the factor (1 - k^2) every pass.",
-            "Signs: a is the prediction-error filter A(z), so a_1 is negative for a signal that resembles "
-            "its previous sample (the predictor's coefficient is -a_1).",
+            "One pass per reflection coefficient, each pass making the filter one coefficient longer. "
+            "Check yourself by hand: k = [k_1] gives [1, k_1], and k = [k_1, k_2] gives "
+            "[1, k_1 + k_2 k_1, k_2].",
+            "In pass m every new a_i needs two coefficients of the previous order, a_i and a_{m-i}: "
+            "compute all of them from the order m - 1 filter (keep a copy, or build a new array) before "
+            "overwriting any, or the second half of the indices uses coefficients already updated (this "
+            "shows from order 3 on). Equivalently: append a zero to the order m - 1 filter and add k_m "
+            "times the same padded filter read backwards; its first entry stays 1 and its last becomes k_m.",
+            "Signs: the k you get are already the course's (the last coefficients of the error filters "
+            "A(z), so k_1 is negative for a signal that resembles its previous sample): use them as they "
+            "are, with the plus sign of the statement. Rabiner and Schafer's recursion, with a minus sign, "
+            "takes their k_m, which are minus these, and builds the predictor coefficients -a_i.",
         ),
         compare=allclose(rtol=1e-8, atol=1e-10),
     )

@@ -1,4 +1,4 @@
-"""Exercises of notebook 07 (Transformer): positional encodings, LayerNorm, the pre-LN block, parameters."""
+"""Exercises of notebook 07 (Transformer): positional encodings, RMSNorm, the pre-LN block, parameters."""
 
 from __future__ import annotations
 
@@ -40,33 +40,42 @@ for i = 0 ... d_model/2 - 1 (d_model is even).
 )
 
 
-def _layer_norm(x, gamma, beta, eps):
-    mean = x.mean(axis=-1, keepdims=True)
-    var = x.var(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * gamma + beta
+def _rms_norm(x, gamma, eps):
+    mean_square = np.mean(x * x, axis=-1, keepdims=True)
+    return x / np.sqrt(mean_square + eps) * gamma
 
 
-def _ln_cases(rng):
-    yield np.array([[1.0, 2.0, 3.0]]), np.ones(3), np.zeros(3), 1e-5
-    yield rng.standard_normal((4, 6)) * 3 + 1, rng.standard_normal(6), rng.standard_normal(6), 1e-5
-    yield rng.standard_normal((2, 3, 8)), rng.standard_normal(8), rng.standard_normal(8), 1e-3
+def _rms_cases(rng):
+    yield np.array([3.0, 4.0, 0.0, -5.0]), np.ones(4), 1e-6
+    yield rng.standard_normal((4, 6)) * 3 + 1, rng.standard_normal(6), 1e-5
+    yield rng.standard_normal((2, 3, 8)), rng.standard_normal(8), 1e-6
+    yield 1e3 * (rng.standard_normal((3, 5)) + 2), rng.uniform(0.5, 1.5, 5), 1e-5
+    yield 1e-3 * rng.standard_normal((3, 7)), rng.uniform(0.5, 1.5, 7), 1e-5
+    with_zeros = rng.standard_normal((3, 4))
+    with_zeros[1] = 0.0
+    yield with_zeros, rng.standard_normal(4), 1e-6
 
 
 register(
     Exercise(
-        id="07.layer_norm",
+        id="07.rms_norm",
         prompt="""
-Write `layer_norm(x, gamma, beta, eps)` as torch.nn.LayerNorm over the last axis: subtract each
-vector's mean, divide by sqrt(variance + eps) where the variance is the biased one (divide by n),
-then scale by gamma and shift by beta (both (features,)). x has shape (..., features).
+RMSNorm (Zhang & Sennrich 2019), the norm of LLaMA and many recent models, is LayerNorm without the
+centring and without the shift. Write `rms_norm(x, gamma, eps)` for x of shape (..., features) (any
+number of leading axes, also none) and gamma of shape (features,):
+    rms_norm(x) = x / sqrt(mean(x^2) + eps) * gamma,
+where the mean of the squares is taken over the last axis, separately for each vector. No mean is
+subtracted and there is no shift (no beta). A vector of zeros must come out as zeros.
 """,
-        reference=_layer_norm,
-        cases=_ln_cases,
+        reference=_rms_norm,
+        cases=_rms_cases,
         hints=(
-            "Each vector is normalised with its own statistics: mean and variance over the last axis only.",
-            "Use the biased variance (divide by n: NumPy's default, while torch.var's default divides by "
-            "n - 1) and keep the reduced axis so that the statistics broadcast back. eps goes inside the "
-            "square root; gamma scales and beta shifts last.",
+            "Each vector along the last axis is divided by one number of its own, its root mean square, "
+            "and then scaled by gamma. Nothing is subtracted from it and nothing is added to it.",
+            "Square the entries, average the squares over the features only (a mean, not a sum, and kept "
+            "as an axis of length 1 so that it broadcasts back over the vector), add eps, and only then "
+            "take the square root. eps inside the root is what keeps a vector of zeros, or of values near "
+            "1e-3, from being divided by zero or by almost nothing; gamma multiplies last.",
         ),
         compare=allclose(rtol=1e-6, atol=1e-8),
     )
@@ -108,9 +117,13 @@ with biases. (The number of heads does not change the count: why?)
 )
 
 
+def _layer_norm(x, eps=1e-5):
+    return (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + eps)
+
+
 def _pre_ln_block(x, weights, w_value, w1, w2):
-    h = x + weights @ (_layer_norm(x, 1.0, 0.0, 1e-5) @ w_value)
-    return h + np.maximum(_layer_norm(h, 1.0, 0.0, 1e-5) @ w1, 0.0) @ w2
+    h = x + weights @ (_layer_norm(x) @ w_value)
+    return h + np.maximum(_layer_norm(h) @ w1, 0.0) @ w2
 
 
 def _block_cases(rng):
@@ -136,8 +149,8 @@ lines of NumPy. Write `pre_ln_block(x, weights, w_value, w1, w2)` for one sequen
   attention weights already computed (each row sums to 1) and w_value (d, d) stands for the value
   and output projections;
 - the feed-forward sub-layer maps y to ReLU(y @ w1) @ w2, with w1 (d, d_ff) and w2 (d_ff, d);
-- LayerNorm normalises each frame over its d features (07.layer_norm with gamma = 1, beta = 0,
-  eps = 1e-5).
+- LayerNorm normalises each frame over its d features: subtract the frame's mean, then divide by
+  sqrt(variance + eps), with the biased variance (divide by d) and eps = 1e-5; no gain or shift.
 Arrange them as this notebook's block does (pre-LN): each sub-layer reads the LayerNorm of its
 input, and its output is added to that input. Return the block's output, shape (time, d).
 """,
