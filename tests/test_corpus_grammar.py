@@ -98,6 +98,22 @@ def test_vocabulary_has_hundreds_of_words():
     assert len(grammar.vocabulary()) >= 400
 
 
+def test_chinese_translations_use_the_verb_each_errand_and_event_takes():
+    """Reviewed as a native speaker would (issue 18): "pick up" is 接 for people only (接孩子们, not
+    接一下一条面包), an event one thanks for is something done together, and no adjective that is
+    already a superlative (棒极了, 糟透了) is modified by 非常 or 不太."""
+    assert lexicon.ERRANDS["the kids"].startswith("接")
+    assert not any(v.startswith("接") for k, v in lexicon.ERRANDS.items() if k != "the kids")
+    assert set(lexicon.EVENT_ACTIVITIES) == set(lexicon.EVENTS)
+    for table in (lexicon.POSITIVE_ADJ, lexicon.NEGATIVE_ADJ):
+        assert not any(v.endswith(("极了", "透了")) for v in table.values())
+    texts = grammar.sample_texts("train", 3000, seed=0, tasks=("spam",))
+    pairs = {x["text"]: x["labels"]["zh"] for x in texts}
+    milk = [zh for text, zh in pairs.items() if text == "can you pick up some milk on the way home"]
+    assert milk == ["你回家路上能顺便买点牛奶吗"]
+    assert "折扣" not in "".join(pairs.values())  # "40 percent off" is 百分之四十的优惠, not 四十折
+
+
 def test_numbers_in_words():
     assert lexicon.number_en(42) == "forty two" and lexicon.number_zh(42) == "四十二"
     assert lexicon.number_en(17) == "seventeen" and lexicon.number_zh(10) == "十"

@@ -44,7 +44,7 @@ from speechlm.corpus.scenes import fill_scene, scene_split
 
 __all__ = ["GRAMMAR_VERSION", "MAX_TEXTS", "SPLITS", "TASKS", "sample_scenes", "sample_texts", "vocabulary"]
 
-GRAMMAR_VERSION = 1
+GRAMMAR_VERSION = 2  # 2: Chinese translations reviewed (errands, events, spam, adjectives); English unchanged
 MAX_TEXTS = 1_000_000
 SPLITS = ("train", "dev", "test")
 TASKS = ("digits", "commands", "sentiment", "spam", "questions", "scenes")
@@ -153,9 +153,9 @@ def _sentiment(rng: np.random.Generator) -> tuple[str, str, dict]:
     elif form == 2:
         verb, verb_zh = _pick(
             rng,
-            [("loved", "非常喜欢"), ("enjoyed", "很享受"), ("liked", "喜欢")]
+            [("loved", "真的很爱"), ("enjoyed", "真的很享受"), ("liked", "真的喜欢")]
             if positive
-            else [("hated", "讨厌"), ("disliked", "不喜欢"), ("regretted", "后悔选择")],
+            else [("hated", "真的很讨厌"), ("disliked", "真的不喜欢"), ("regretted", "真的后悔选择")],
         )
         text, zh = f"i really {verb} {subject}", f"我{verb_zh}{subject_zh}"
     else:
@@ -175,13 +175,13 @@ def _spam(rng: np.random.Generator) -> tuple[str, str, dict]:
             (f"click the link now to claim your {prize}", f"立即点击链接领取您的{lx.PRIZES[prize]}"),
             (
                 f"call now to get {lx.number_en(percent)} percent off {product}",
-                f"现在来电购买{lx.PRODUCTS[product]}可享{lx.number_zh(percent)}折扣",
+                f"现在来电购买{lx.PRODUCTS[product]}可享百分之{lx.number_zh(percent)}的优惠",
             ),
             ("you have been selected for a special cash reward", "您已被选中获得特别现金奖励"),
             (f"limited offer buy cheap {product} today", f"限时优惠今天购买便宜{lx.PRODUCTS[product]}"),
             (
                 f"reply yes to receive your free {prize} before midnight",
-                f"回复是在午夜前领取免费{lx.PRIZES[prize]}",
+                f"午夜前回复确认即可领取您的免费{lx.PRIZES[prize]}",
             ),
         ]
         text, zh = _pick(rng, options)
@@ -189,10 +189,10 @@ def _spam(rng: np.random.Generator) -> tuple[str, str, dict]:
     day, errand, event, place = (_pick(rng, t) for t in (lx.DAYS, lx.ERRANDS, lx.EVENTS, lx.PLACES))
     options = [
         (f"are we still meeting {day}", f"我们{lx.DAYS[day]}还见面吗"),
-        (f"can you pick up {errand} on the way home", f"你回家路上能顺便接一下{lx.ERRANDS[errand]}吗"),
+        (f"can you pick up {errand} on the way home", f"你回家路上能顺便{lx.ERRANDS[errand]}吗"),
         (f"i will be a little late for {event}", f"{lx.EVENTS[event]}我会晚一点到"),
         (f"see you at the {place} {day}", f"{lx.DAYS[day]}在{lx.PLACES[place]}见"),
-        (f"thanks for {event} it was fun", f"谢谢你的{lx.EVENTS[event]}很开心"),
+        (f"thanks for {event} it was fun", f"谢谢你陪我{lx.EVENT_ACTIVITIES[event]}很开心"),
         (f"do not forget {errand} {day}", f"{lx.DAYS[day]}别忘了{lx.ERRANDS[errand]}"),
     ]
     text, zh = _pick(rng, options)

@@ -140,11 +140,11 @@ POSITIVE_ADJ = {
     "great": "棒",
     "wonderful": "精彩",
     "excellent": "出色",
-    "amazing": "了不起",
-    "lovely": "可爱",
-    "fantastic": "棒极了",
+    "amazing": "惊艳",
+    "lovely": "令人喜爱",
+    "fantastic": "美妙",
     "delightful": "令人愉快",
-    "pleasant": "舒服",
+    "pleasant": "宜人",
     "brilliant": "优秀",
     "perfect": "完美",
     "friendly": "友好",
@@ -157,13 +157,20 @@ NEGATIVE_ADJ = {
     "boring": "无聊",
     "disappointing": "令人失望",
     "poor": "差",
-    "dreadful": "糟透了",
+    "dreadful": "恶劣",
     "annoying": "烦人",
     "slow": "慢",
     "noisy": "吵",
     "dirty": "脏",
 }
-ADVERBS = {"really": "真的很", "very": "非常", "quite": "相当", "so": "太", "truly": "确实", "rather": "比较"}
+ADVERBS = {
+    "really": "真的很",
+    "very": "非常",
+    "quite": "相当",
+    "so": "太",
+    "truly": "确实很",
+    "rather": "比较",
+}
 
 NAMES = {
     "anna": ("安娜", "f"),
@@ -283,19 +290,30 @@ PRODUCTS = {
     "loans": "贷款",
     "sunglasses": "太阳镜",
 }
+# an errand as the verb phrase it is in Chinese: "pick up" is 接 for people, 买 for shopping, 取 for
+# tickets, 拿 for one's things ("can you pick up ...", "do not forget ...")
 ERRANDS = {
-    "some milk": "一些牛奶",
-    "the kids": "孩子们",
-    "a loaf of bread": "一条面包",
-    "the tickets": "票",
-    "my jacket": "我的夹克",
-    "some fruit": "一些水果",
+    "some milk": "买点牛奶",
+    "the kids": "接孩子们",
+    "a loaf of bread": "买一条面包",
+    "the tickets": "取票",
+    "my jacket": "拿我的夹克",
+    "some fruit": "买点水果",
 }
 EVENTS = {
     "the meeting": "会议",
     "dinner": "晚饭",
     "the class": "课",
     "the movie": "电影",
+    "practice": "训练",
+    "the interview": "面试",
+}
+# what one does at each event, for "thanks for <event>" (谢谢你陪我<activity>)
+EVENT_ACTIVITIES = {
+    "the meeting": "开会",
+    "dinner": "吃晚饭",
+    "the class": "上课",
+    "the movie": "看电影",
     "practice": "训练",
     "the interview": "面试",
 }
