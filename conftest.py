@@ -20,6 +20,11 @@ wall time, peak memory and headline of every notebook that passes to
 ``notebooks/timings.json`` (the same record as ``python -m speechlm course
 time``), so that one run of the suite can also refresh the course map (then
 run ``python -m speechlm course headers``).
+
+The Chinese edition (``notebooks/zh/``, ``solutions/zh/``) runs the English code cell for cell, so
+the suite executes two of its notebooks only, :data:`ZH_EXECUTED` (00 and 03: the Chinese setup and
+exercise path), and collects nothing else there; a Chinese notebook named on the command line still
+runs. Its runs record no timings: the Chinese headers show the English notebooks' measurements.
 """
 
 import os
@@ -39,6 +44,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TQDM_MININTERVAL", "10")  # inherited by the kernels nbval starts
 
 ROOT = Path(__file__).resolve().parent
+ZH_DIRS = (ROOT / "notebooks" / "zh", ROOT / "solutions" / "zh")
+ZH_EXECUTED = {ROOT / "notebooks" / "zh" / "00_welcome.ipynb", ROOT / "notebooks" / "zh" / "03_mfcc.ipynb"}
 _seconds: dict[str, float] = defaultdict(float)
 _outputs: dict[str, list] = defaultdict(list)
 _failed: set[str] = set()
@@ -52,6 +59,21 @@ _settings: dict = {}
 def _notebook(nodeid: str) -> str | None:
     path = nodeid.split("::", 1)[0]
     return path if path.endswith(".ipynb") else None
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Under ``notebooks/zh/`` and ``solutions/zh/`` collect :data:`ZH_EXECUTED` only (pytest does
+    not ask about paths given on the command line)."""
+    path = Path(collection_path).resolve()
+    if path in ZH_DIRS:
+        return path != ZH_DIRS[0]  # descend into notebooks/zh only
+    if any(folder in path.parents for folder in ZH_DIRS):
+        return path not in ZH_EXECUTED
+    return None
+
+
+def _is_zh(rel: str) -> bool:
+    return rel.startswith(("notebooks/zh/", "solutions/zh/"))
 
 
 def pytest_configure(config):
@@ -188,7 +210,7 @@ def pytest_sessionfinish(session, exitstatus):
 
     c = load_course(ROOT)
     for rel, seconds in sorted(_seconds.items()):
-        if rel not in _failed:
+        if rel not in _failed and not _is_zh(rel):
             headline = find_headline(_outputs[rel])
             record_timing(c, rel, seconds, headline, mode=_settings["mode"], **_memory.get(rel, {}))
 

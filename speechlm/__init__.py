@@ -15,7 +15,14 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "cache_dir", "get_device", "headline", "set_seed", "setup"]
 
 
-def setup(seed: int = 0, *, device: str | None = None, quiet: bool = False, fetch_cache: bool | str = "auto"):
+def setup(
+    seed: int = 0,
+    *,
+    device: str | None = None,
+    quiet: bool = False,
+    fetch_cache: bool | str = "auto",
+    language: str = "en",
+):
     """Prepare a notebook: seed everything, pick the device, print versions.
 
     Called by every notebook's setup cell. Returns the ``torch.device``
@@ -25,10 +32,14 @@ def setup(seed: int = 0, *, device: str | None = None, quiet: bool = False, fetc
     archive of the course cache instead of trained (about 12 minutes on 2
     cores): ``"auto"`` on Colab or where ``SPEECHLM_FETCH_CACHE=1``, ``True``,
     or ``False``; offline it falls back to training, with a message (see
-    :mod:`speechlm.cache_fetch`).
+    :mod:`speechlm.cache_fetch`). ``language`` is the language of the
+    exercises' statements, hints and feedback: ``"en"``, or ``"zh"`` in the
+    Chinese edition (``notebooks/zh/``); anything else is a ``ValueError``.
     """
     from speechlm import cache_fetch
+    from speechlm.exercises.language import set_language
 
+    set_language(language)  # first: a wrong language fails before anything else changes
     cache_fetch.set_fetch_policy(fetch_cache)
     dev = get_device(device)
     if dev.type == "cpu":  # before set_seed, whose torch calls already import torch._dynamo

@@ -4,6 +4,8 @@
 ``course headers``  regenerate header cells, setup preambles and the README map
 ``course time``     execute notebooks headless and record run time, peak memory and headline
 ``course site``     build the website from the notebooks the tests executed (``build/site``)
+``course zh-stale``  list the cells of the Chinese edition to translate (again), ``zh-stale NN`` for one
+``course zh-new NN`` start notebook NN's Chinese edition as a copy of the English one
 ``corpus ...``      build, describe or speak the embedded corpus (see ``python -m speechlm corpus -h``)
 ``pretrain ...``    pretrain an encoder from a YAML config, also under torchrun (``pretrain -h``)
 ``cache build``     build the course's shared artefacts once, e.g. for a class (``--only corpus encoder``)
@@ -27,8 +29,11 @@ def _course(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem)
         n = len(c.existing())
-        print(f"course check: {n} notebooks, {len(problems)} problem(s)")
+        n_zh = len(list(c.zh_notebooks_dir.glob("*.ipynb")))
+        print(f"course check: {n} notebooks ({n_zh} in Chinese), {len(problems)} problem(s)")
         return 1 if problems else 0
+    if args.action in ("zh-stale", "zh-new"):
+        return _course_zh(c, args)
     if args.action == "headers":
         changed = headers.write_headers(c)
         for path in changed:
@@ -45,6 +50,31 @@ def _course(args: argparse.Namespace) -> int:
         flags = ["--allow-missing"] * args.allow_missing + ["--open"] * args.open
         return site_main(["build", *flags])
     raise AssertionError(args.action)
+
+
+def _course_zh(c, args: argparse.Namespace) -> int:
+    from speechlm.dev import headers, zh, zh_sync
+
+    if args.action == "zh-stale":
+        lines = zh_sync.stale_cells(c, args.only or None)
+        for line in lines:
+            print(line)
+        print(f"course zh-stale: {len(lines)} item(s) to translate")
+        return 0
+    if len(args.only) != 1:
+        print("course zh-new: name one notebook, e.g. `python -m speechlm course zh-new 04`", file=sys.stderr)
+        return 2
+    try:
+        created = zh.new_zh_notebook(c, args.only[0])
+    except (ValueError, FileExistsError) as error:
+        print(f"course zh-new: {error}", file=sys.stderr)
+        return 2
+    headers.write_headers(c)  # README.zh.md's map now links the new notebook
+    for path in created:
+        print(
+            f"created {path.relative_to(c.root)}: translate its markdown cells (`course zh-stale` lists them)"
+        )
+    return 0
 
 
 def _cache(args: argparse.Namespace) -> int:
@@ -88,9 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m speechlm", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     course_parser = commands.add_parser("course", help="check, generate and time the course notebooks")
-    course_parser.add_argument("action", choices=["check", "headers", "time", "site"])
+    course_parser.add_argument("action", choices=["check", "headers", "time", "site", "zh-stale", "zh-new"])
     course_parser.add_argument(
-        "only", nargs="*", help="with `time`: only notebooks whose path contains one of these strings"
+        "only",
+        nargs="*",
+        help="with `time`: only notebooks whose path contains one of these strings; with `zh-stale`: only "
+        "these notebook numbers; with `zh-new`: the notebook number (NN)",
     )
     course_parser.add_argument(
         "--allow-missing",

@@ -10,6 +10,12 @@ What keeps the notebooks, the README and the website in step with
   generated header and setup cells of every notebook and the README's course map;
 - :mod:`speechlm.dev.checks`: ``python -m speechlm course check``, the
   conventions of CONTRIBUTING.md;
+- :mod:`speechlm.dev.zh`: the Chinese edition's generated header and setup cells,
+  ``README.zh.md``'s course map and ``python -m speechlm course zh-new NN``;
+- :mod:`speechlm.dev.zh_sync`: the sync check of the Chinese edition (part of
+  ``course check``) and ``python -m speechlm course zh-stale``;
+- :mod:`speechlm.dev.glossary`: ``docs/glossary.toml`` rendered to ``docs/glossary.md``
+  and the glossary rule of the sync check;
 - :mod:`speechlm.dev.timing`: ``python -m speechlm course time``, each
   notebook's run time, peak memory and headline into ``notebooks/timings.json``;
 - :mod:`speechlm.dev.memory`: peak memory of a kernel and its workers, and

@@ -3,7 +3,8 @@
 Names (``NN_snake_case.ipynb``), an entry in ``notebooks/course.toml``, the size limit, a current
 generated header and setup preamble (:mod:`speechlm.dev.headers`), one setup cell and no imports
 elsewhere, no stored outputs; for the whole course also a current README course map, and no recorded
-peak memory over the budget (:data:`speechlm.dev.course.MEMORY_BUDGET_MB`).
+peak memory over the budget (:data:`speechlm.dev.course.MEMORY_BUDGET_MB`); then the Chinese edition's
+sync check (:mod:`speechlm.dev.zh_sync`) and the glossary (:mod:`speechlm.dev.glossary`).
 """
 
 from __future__ import annotations
@@ -96,7 +97,11 @@ def check_notebook(course: Course, path: Path, *, solutions: bool = False) -> li
 
 
 def check_course(course: Course) -> list[str]:
-    """Problems with every notebook, every solutions notebook and the README map."""
+    """Problems with every notebook, every solutions notebook and the README map, the Chinese
+    edition and the glossary."""
+    from speechlm.dev.glossary import glossary_problems
+    from speechlm.dev.zh_sync import check_zh_edition
+
     problems: list[str] = []
     files = [m.file for m in course.notebooks]
     for duplicate in {f for f in files if files.count(f) > 1}:
@@ -126,4 +131,4 @@ def check_course(course: Course) -> list[str]:
                 problems.append("README.md: the course map is stale; run `python -m speechlm course headers`")
         except ValueError as exc:
             problems.append(f"README.md: {exc}")
-    return problems
+    return problems + check_zh_edition(course) + glossary_problems(course)

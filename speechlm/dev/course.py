@@ -37,6 +37,12 @@ class NotebookMeta:
     objectives: list[str]
     prerequisites: list[str] = field(default_factory=list)
     cold: str = ""  # what its first run from an empty cache trains, shown beside the cold run time
+    # The Chinese edition's header and course map (notebooks/zh/, README.zh.md): the fields above in Chinese.
+    title_zh: str = ""
+    summary_zh: str = ""
+    topic_zh: str = ""
+    objectives_zh: list[str] = field(default_factory=list)
+    cold_zh: str = ""
 
     @property
     def number(self) -> str:
@@ -63,6 +69,15 @@ class Course:
     @property
     def solutions_dir(self) -> Path:
         return self.root / "solutions"
+
+    @property
+    def zh_notebooks_dir(self) -> Path:
+        """The Chinese edition's notebooks (same file names as the English ones)."""
+        return self.notebooks_dir / "zh"
+
+    @property
+    def zh_solutions_dir(self) -> Path:
+        return self.solutions_dir / "zh"
 
     def existing(self) -> list[NotebookMeta]:
         """Entries whose notebook exists (the others are plans)."""

@@ -31,6 +31,11 @@ tensor as a number), also inside a returned list, tuple or dict. So a learner
 who writes an exercise in torch passes when the values are right; a float32
 answer to a check with a float64 tolerance fails with a note about the dtype.
 
+In Chinese (``speechlm.setup(language="zh")``, the setup cell of every notebook in
+``notebooks/zh/``, or :func:`set_language`) the same functions print an exercise's ``prompt_zh`` and
+``hints_zh`` and the checker's own phrases in Chinese, and point to ``solutions/zh/``; an exercise
+not translated yet is shown in English, with a note saying so the first time.
+
 The exercises themselves are registered by the modules ``speechlm.exercises.nbNN``
 (one per notebook), imported on first use.
 """
@@ -48,18 +53,22 @@ from typing import Any
 
 import numpy as np
 
-from speechlm.exercises.comparisons import allclose, describe, equal, expected_kind
+from speechlm.exercises.comparisons import _mismatch, allclose, describe, equal, expected_kind
+from speechlm.exercises.language import LANGUAGES, get_language, say, set_language
 
 __all__ = [
+    "LANGUAGES",
     "CheckResult",
     "Exercise",
     "allclose",
     "check",
     "describe",
     "equal",
+    "get_language",
     "hint",
     "list_exercises",
     "register",
+    "set_language",
     "show",
 ]
 
@@ -67,6 +76,8 @@ _REGISTRY: dict[str, Exercise] = {}
 _LOADED = False
 # How many hints of each exercise this session has shown (a failed attempt shows the first).
 _HINTS_SHOWN: dict[str, int] = {}
+# Exercises shown in English in a Chinese session (no translation yet): the note is printed once.
+_FALLBACK_NOTED: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,8 @@ class Exercise:
     It sees a torch answer as NumPy; should it raise, :func:`check` reports a
     failed case instead. ``hints`` are graded, at least two: a nudge first,
     then the idea (the maths or the reasoning), in prose, never the code.
+    ``prompt_zh`` and ``hints_zh`` are the Chinese edition's prompt and hints (both or neither,
+    as many hints as ``hints``), printed when the language is ``"zh"``.
     """
 
     id: str
@@ -90,6 +103,8 @@ class Exercise:
     hints: tuple[str, ...]
     compare: Callable[[Any, Any], str | None] = field(default=None)  # type: ignore[assignment]
     seed: int = 1234
+    prompt_zh: str | None = None
+    hints_zh: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.hints, str) or len(self.hints) < 2:
@@ -100,6 +115,23 @@ class Exercise:
         if not all(isinstance(h, str) and h.strip() for h in self.hints):
             raise ValueError(f"exercise {self.id!r}: every hint must be a non-empty string")
         object.__setattr__(self, "hints", tuple(h.strip() for h in self.hints))
+        if (self.prompt_zh is None) != (self.hints_zh is None):
+            raise ValueError(
+                f"exercise {self.id!r}: give both prompt_zh and hints_zh (the Chinese prompt and hints), "
+                "or neither"
+            )
+        if self.prompt_zh is None:
+            return
+        if not isinstance(self.prompt_zh, str) or not self.prompt_zh.strip():
+            raise ValueError(f"exercise {self.id!r}: prompt_zh must be a non-empty string")
+        if isinstance(self.hints_zh, str) or len(self.hints_zh) != len(self.hints):
+            raise ValueError(
+                f"exercise {self.id!r}: hints_zh must translate the {len(self.hints)} hints one by one, "
+                f"got {self.hints_zh!r}"
+            )
+        if not all(isinstance(h, str) and h.strip() for h in self.hints_zh):
+            raise ValueError(f"exercise {self.id!r}: every hint in hints_zh must be a non-empty string")
+        object.__setattr__(self, "hints_zh", tuple(h.strip() for h in self.hints_zh))
 
 
 @dataclass
@@ -152,18 +184,40 @@ def list_exercises(notebook: str | None = None) -> list[str]:
     return sorted(i for i in _REGISTRY if notebook is None or i.split(".")[0] == notebook)
 
 
+def _prompt_and_hints(ex: Exercise) -> tuple[str, tuple[str, ...]]:
+    """The exercise's prompt and hints in the current language: in Chinese, its translation, or
+    the English with a note (the first time only) where it has none yet."""
+    if get_language() != "zh":
+        return ex.prompt.strip(), ex.hints
+    if ex.prompt_zh is not None:
+        return ex.prompt_zh.strip(), ex.hints_zh
+    if ex.id in _FALLBACK_NOTED:
+        return ex.prompt.strip(), ex.hints
+    _FALLBACK_NOTED.add(ex.id)
+    print(f"（练习 {ex.id} 还没有中文版，下面用英文原文。）")
+    return ex.prompt.strip(), ex.hints
+
+
 def show(exercise_id: str) -> None:
     """Print an exercise's prompt."""
     ex = get(exercise_id)
-    print(f"Exercise {ex.id}\n{ex.prompt.strip()}")
+    prompt, _ = _prompt_and_hints(ex)
+    print(say(f"Exercise {ex.id}\n{prompt}", f"练习 {ex.id}\n{prompt}"))
 
 
 def _ask_for_more(ex: Exercise) -> str:
     shown = _HINTS_SHOWN.get(ex.id, 0)
-    if shown < len(ex.hints):
-        return f'(More help: exercises.hint("{ex.id}") shows hint {shown + 1} of {len(ex.hints)}.)'
+    total = len(ex.hints)
+    if shown < total:
+        return say(
+            f'(More help: exercises.hint("{ex.id}") shows hint {shown + 1} of {total}.)',
+            f'（更多帮助：exercises.hint("{ex.id}") 显示第 {shown + 1} 条提示，共 {total} 条。）',
+        )
     number = ex.id.split(".")[0]
-    return f"(All {len(ex.hints)} hints are shown; the worked solution is in solutions/{number}_*.ipynb.)"
+    return say(
+        f"(All {total} hints are shown; the worked solution is in solutions/{number}_*.ipynb.)",
+        f"（{total} 条提示已全部显示；参考解答在 solutions/zh/{number}_*.ipynb 中。）",
+    )
 
 
 def hint(exercise_id: str) -> None:
@@ -172,8 +226,15 @@ def hint(exercise_id: str) -> None:
     ex = get(exercise_id)
     shown = _HINTS_SHOWN.get(ex.id, 0)
     if shown < len(ex.hints):
+        _, hints = _prompt_and_hints(ex)
         _HINTS_SHOWN[ex.id] = shown + 1
-        print(f"Hint {shown + 1} of {len(ex.hints)} for {ex.id}: {ex.hints[shown]}")
+        total = len(hints)
+        print(
+            say(
+                f"Hint {shown + 1} of {total} for {ex.id}: {hints[shown]}",
+                f"{ex.id} 的提示 {shown + 1}/{total}：{hints[shown]}",
+            )
+        )
     print(_ask_for_more(ex))
 
 
@@ -198,37 +259,72 @@ def check(exercise_id: str, fn: Callable[..., Any], *, verbose: bool = True) -> 
     attempted = True
     for index, args in enumerate(cases, start=1):
         expected = ex.reference(*_copy_args(args))
-        where = f"case {index}/{len(cases)}"
+        where = say(f"case {index}/{len(cases)}", f"第 {index}/{len(cases)} 个用例")
         try:
             got = fn(*_copy_args(args))
         except NotImplementedError:
-            message = "not yet: the function raises NotImplementedError; fill it in and run the check again."
+            message = say(
+                "not yet: the function raises NotImplementedError; fill it in and run the check again.",
+                "还没完成：函数抛出了 NotImplementedError；把它写完，再运行一次检查。",
+            )
             attempted = False
             break
         except Exception as exc:  # the learner's code: report, never crash the notebook
             error = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            message = f"{where} raised {error}, for the input ({_describe_args(args)})"
+            inputs = _describe_args(args)
+            message = say(
+                f"{where} raised {error}, for the input ({inputs})",
+                f"{where}抛出了 {error}，输入为（{inputs}）",
+            )
             break
         if got is None or got is Ellipsis:
-            what = "nothing" if got is None else "... (Ellipsis)"
-            message = f"not yet: the function returned {what} ({where}); it must return its answer."
+            what = say("nothing", "None（没有返回值）") if got is None else "... (Ellipsis)"
+            message = say(
+                f"not yet: the function returned {what} ({where}); it must return its answer.",
+                f"还没完成：函数返回了 {what}（{where}）；它必须返回答案。",
+            )
             attempted = False
             break
         problem = _compare_safely(compare, got, expected)
         if problem is not None:
-            message = f"{where} failed for the input ({_describe_args(args)}): {problem}"
+            inputs = _describe_args(args)
+            message = say(
+                f"{where} failed for the input ({inputs}): {problem}",
+                f"{where}未通过，输入为（{inputs}）：{problem}",
+            )
             break
         passed += 1
     result = CheckResult(ex.id, passed, len(cases), message)
     if verbose:
-        if result:
-            print(f"[pass] {ex.id}: all {len(cases)} hidden cases passed.")
-        elif not attempted:
-            print(f'[fail] {ex.id}: {message} (Stuck? exercises.hint("{ex.id}") gives a hint.)')
-        else:
-            _HINTS_SHOWN[ex.id] = max(1, _HINTS_SHOWN.get(ex.id, 0))
-            print(f"[fail] {ex.id}: {message}\nHint 1 of {len(ex.hints)}: {ex.hints[0]}\n{_ask_for_more(ex)}")
+        _report(ex, result, message, attempted)
     return result
+
+
+def _report(ex: Exercise, result: CheckResult, message: str, attempted: bool) -> None:
+    """Print the outcome of :func:`check`: a ``[pass]`` line, or a ``[fail]`` line with, after a real
+    attempt, the first hint and how to ask for the next."""
+    if result:
+        print(
+            say(
+                f"[pass] {ex.id}: all {result.total} hidden cases passed.",
+                f"[通过] {ex.id}：全部 {result.total} 个隐藏用例都通过了。",
+            )
+        )
+    elif not attempted:
+        print(
+            say(
+                f'[fail] {ex.id}: {message} (Stuck? exercises.hint("{ex.id}") gives a hint.)',
+                f'[未通过] {ex.id}：{message}（卡住了？exercises.hint("{ex.id}") 会给你一条提示。）',
+            )
+        )
+    else:
+        _, hints = _prompt_and_hints(ex)
+        _HINTS_SHOWN[ex.id] = max(1, _HINTS_SHOWN.get(ex.id, 0))
+        first = say(f"Hint 1 of {len(hints)}: {hints[0]}", f"提示 1/{len(hints)}：{hints[0]}")
+        print(
+            say(f"[fail] {ex.id}: {message}", f"[未通过] {ex.id}：{message}")
+            + f"\n{first}\n{_ask_for_more(ex)}"
+        )
 
 
 def _compare_safely(compare: Callable[[Any, Any], str | None], got: Any, expected: Any) -> str | None:
@@ -238,9 +334,11 @@ def _compare_safely(compare: Callable[[Any, Any], str | None], got: Any, expecte
         return compare(_from_torch(got), expected)
     except Exception as exc:
         reason = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return (
-            f"expected {expected_kind(expected)}, got {describe(got)}, "
-            f"which could not be compared with it ({reason})"
+        return _mismatch(
+            expected_kind(expected),
+            describe(got),
+            f", which could not be compared with it ({reason})",
+            f"，无法与之比较（{reason}）",
         )
 
 
@@ -265,7 +363,7 @@ def _from_torch(value: Any) -> Any:
 
 def _describe_args(args: tuple) -> str:
     """The case's arguments, briefly: shapes and a few values."""
-    return ", ".join(describe(arg, brief=True) for arg in args)
+    return say(", ", "，").join(describe(arg, brief=True) for arg in args)
 
 
 def _copy_args(args: tuple) -> tuple:

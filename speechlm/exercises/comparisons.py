@@ -5,7 +5,8 @@ says what was expected and what came back ("expected a single number (float),
 got an array of shape (3,) and dtype float64, values [1, 2, 3]"); none of them
 raises, whatever the learner's function returned. :func:`describe` writes the
 short description of a value that these messages (and
-:func:`speechlm.exercises.check`) use.
+:func:`speechlm.exercises.check`) use. Each message is written out in English and in Chinese
+(:func:`speechlm.exercises.language.say` picks the one of the current language).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from speechlm.exercises.language import say
+
 __all__ = ["allclose", "describe", "equal", "expected_kind"]
 
 _SHORT = reprlib.Repr()
@@ -27,6 +30,19 @@ _SHORT.maxdict = 4
 _SHORT.maxlevel = 3
 
 _ONCE_ONLY = "a generator (or iterator), which can be read only once: return a list, e.g. list(...)"
+# Python's types in Chinese, for the messages in Chinese ("整数 3", "含 2 个元素的列表").
+_TYPE_ZH = {
+    "int": "整数",
+    "float": "浮点数",
+    "complex": "复数",
+    "str": "字符串",
+    "bytes": "字节串",
+    "list": "列表",
+    "tuple": "元组",
+    "dict": "字典",
+    "set": "集合",
+}
+_ONCE_ONLY_ZH = "一个生成器（或迭代器），它只能读取一次：请返回列表，例如 list(...)"
 
 
 def _is_bool(value: Any) -> bool:
@@ -57,7 +73,7 @@ def _item(array: np.ndarray, index: tuple) -> Any:
 
 
 def _items(n: int) -> str:
-    return f"{n} item" if n == 1 else f"{n} items"
+    return say(f"{n} item" if n == 1 else f"{n} items", f"{n} 个元素")
 
 
 def describe(value: Any, brief: bool = False) -> str:
@@ -70,32 +86,83 @@ def describe(value: Any, brief: bool = False) -> str:
         if value is None:
             return "None"
         if _is_bool(value):
-            return f"the bool {bool(value)}"
+            return say(f"the bool {bool(value)}", f"布尔值 {bool(value)}")
         if isinstance(value, np.generic):
-            return f"the {value.dtype} {value.item()!r}"
+            return say(f"the {value.dtype} {value.item()!r}", f"{value.dtype} 值 {value.item()!r}")
+        name = type(value).__name__
+        name_zh = _TYPE_ZH.get(name, name)
         if isinstance(value, int | float | complex):
-            return f"the {type(value).__name__} {value!r}"
+            return say(f"the {name} {value!r}", f"{name_zh} {value!r}")
         if isinstance(value, str | bytes):
-            return f"the {type(value).__name__} {_SHORT.repr(value)}"
+            return say(f"the {name} {_SHORT.repr(value)}", f"{name_zh} {_SHORT.repr(value)}")
         if isinstance(value, np.ndarray):
             if value.ndim == 0:
-                return f"a 0-d array of dtype {value.dtype} holding {value.item()!r}"
+                return say(
+                    f"a 0-d array of dtype {value.dtype} holding {value.item()!r}",
+                    f"dtype 为 {value.dtype} 的 0 维数组，其值为 {value.item()!r}",
+                )
             if brief:
-                return f"an array {value.shape} of {value.dtype} {_values(value, edgeitems=2)}"
-            return f"an array of shape {value.shape} and dtype {value.dtype}, values {_values(value)}"
+                values = _values(value, edgeitems=2)
+                return say(
+                    f"an array {value.shape} of {value.dtype} {values}",
+                    f"数组 {value.shape}，{value.dtype}，{values}",
+                )
+            return say(
+                f"an array of shape {value.shape} and dtype {value.dtype}, values {_values(value)}",
+                f"形状为 {value.shape}、dtype 为 {value.dtype} 的数组，值为 {_values(value)}",
+            )
         if type(value).__module__.startswith("torch") and hasattr(value, "shape"):
-            return f"a torch tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+            shape = tuple(value.shape)
+            return say(
+                f"a torch tensor of shape {shape} and dtype {value.dtype}",
+                f"形状为 {shape}、dtype 为 {value.dtype} 的 torch 张量",
+            )
         if isinstance(value, list | tuple | dict | set):
-            return f"a {type(value).__name__} of {_items(len(value))}, {_SHORT.repr(value)}"
+            items = _items(len(value))
+            return say(
+                f"a {name} of {items}, {_SHORT.repr(value)}",
+                f"含 {items}的{_TYPE_ZH.get(name, ' ' + name)}：{_SHORT.repr(value)}",
+            )
         if isinstance(value, Iterator):
-            return _ONCE_ONLY
-        return f"an object of type {type(value).__name__}"
+            return say(_ONCE_ONLY, _ONCE_ONLY_ZH)
+        return say(f"an object of type {name}", f"{name} 类型的对象")
     except Exception:
-        return f"an object of type {type(value).__name__}"
+        return say(f"an object of type {type(value).__name__}", f"{type(value).__name__} 类型的对象")
 
 
 def expected_kind(expected: Any) -> str:
     """What kind of answer ``expected`` is, in words ("a list of 4 ints", "an int")."""
+    return say(_kind_en(expected), _kind_zh(expected))
+
+
+_ITEMS_ZH = {"int": "整数", "string": "字符串", "list": "列表", "tuple": "元组"}
+
+
+def _kind_zh(expected: Any) -> str:
+    """:func:`expected_kind` in Chinese."""
+    if _is_bool(expected):
+        return "布尔值（True 或 False）"
+    if _is_int(expected):
+        return "整数（int）"
+    if _is_real(expected):
+        return "单个数（float）"
+    if isinstance(expected, complex | np.complexfloating):
+        return "单个复数"
+    if isinstance(expected, str):
+        return "字符串"
+    if isinstance(expected, np.ndarray):
+        return f"形状为 {expected.shape}、dtype 为 {expected.dtype} 的数组"
+    if isinstance(expected, dict):
+        return f"含 {len(expected)} 个元素的字典"
+    if isinstance(expected, list | tuple):
+        kinds = {_kind_en(item).split(" ")[1] for item in expected}
+        items = _ITEMS_ZH.get(kinds.pop() if len(kinds) == 1 else "", "元素")
+        name = type(expected).__name__
+        return f"含 {len(expected)} 个{items}的{_TYPE_ZH.get(name, ' ' + name)}"
+    return f"{type(expected).__name__} 类型的对象"
+
+
+def _kind_en(expected: Any) -> str:
     if _is_bool(expected):
         return "a bool (True or False)"
     if _is_int(expected):
@@ -109,9 +176,9 @@ def expected_kind(expected: Any) -> str:
     if isinstance(expected, np.ndarray):
         return f"an array of shape {expected.shape} and dtype {expected.dtype}"
     if isinstance(expected, dict):
-        return f"a dict of {_items(len(expected))}"
+        return f"a dict of {len(expected)} item" + ("" if len(expected) == 1 else "s")
     if isinstance(expected, list | tuple):
-        kinds = {expected_kind(item).split(" ")[1] for item in expected}
+        kinds = {_kind_en(item).split(" ")[1] for item in expected}
         items = {"int": "ints", "string": "strings", "list": "lists", "tuple": "tuples"}.get(
             kinds.pop() if len(kinds) == 1 else "", "items"
         )
@@ -119,23 +186,42 @@ def expected_kind(expected: Any) -> str:
     return f"an object of type {type(expected).__name__}"
 
 
+def _spaced(text: str) -> str:
+    """``text`` after a Chinese word: with a space before it unless it starts with a CJK character."""
+    return text if text[:1] >= "\u2e80" else f" {text}"
+
+
+def _mismatch(want: str, got: str, en_tail: str = "", zh_tail: str = "") -> str:
+    """ "expected <want>, got <got>" (then ``en_tail``), or its Chinese (then ``zh_tail``)."""
+    return say(
+        f"expected {want}, got {got}{en_tail}", f"应为{_spaced(want)}，实际得到{_spaced(got)}{zh_tail}"
+    )
+
+
+_NOT_NUMBERS = (", which is not a number or an array of numbers", "，它既不是数，也不是数的数组")
+
+
 def _as_number_array(got: Any, want: str, complex_ok: bool) -> tuple[np.ndarray | None, str | None]:
     """``got`` as a float (or complex) array, or ``None`` and what is wrong with it."""
     if isinstance(got, str | bytes | dict | set) or isinstance(got, Iterator):
-        return None, f"expected {want}, got {describe(got)}"
+        return None, _mismatch(want, describe(got))
     try:
         array = np.asarray(got)
     except Exception:
-        return None, f"expected {want}, got {describe(got)}, which is not a number or an array of numbers"
+        return None, _mismatch(want, describe(got), *_NOT_NUMBERS)
     if array.dtype.kind == "c" and not complex_ok:
-        return None, f"expected {want} with real values, got complex values ({describe(got)}): take .real"
+        came = describe(got)
+        return None, say(
+            f"expected {want} with real values, got complex values ({came}): take .real",
+            f"应为实数值的{want}，实际得到复数值（{came}）：取 .real",
+        )
     if array.dtype.kind not in "biufc":
         try:
             if array.dtype.kind in "USVMm":
                 raise TypeError(array.dtype)
             array = array.astype(complex if complex_ok else float)
         except Exception:
-            return None, f"expected {want}, got {describe(got)}, which is not a number or an array of numbers"
+            return None, _mismatch(want, describe(got), *_NOT_NUMBERS)
     return array, None
 
 
@@ -151,27 +237,46 @@ def allclose(rtol: float = 1e-5, atol: float = 1e-8) -> Callable[[Any, Any], str
         exp = np.asarray(expected)
         complex_ok = exp.dtype.kind == "c"
         exp = exp.astype(complex if complex_ok else float)
-        want = "a single number (float)" if exp.ndim == 0 else f"an array of shape {exp.shape}"
+        if exp.ndim == 0:
+            want = say("a single number (float)", "单个数（float）")
+        else:
+            want = say(f"an array of shape {exp.shape}", f"形状为 {exp.shape} 的数组")
         got_arr, problem = _as_number_array(got, want, complex_ok)
         if problem is not None:
             return problem
         if exp.ndim == 0 and got_arr.ndim > 0:
-            fix = "take it out with .item()" if got_arr.size == 1 else "is a sum or a mean missing?"
-            return f"expected {want}, got {describe(got_arr)}: {fix}"
+            if got_arr.size == 1:
+                fix = say("take it out with .item()", "用 .item() 把它取出来")
+            else:
+                fix = say("is a sum or a mean missing?", "是不是漏了求和或求平均？")
+            return _mismatch(want, describe(got_arr), f": {fix}", f"：{fix}")
         if exp.ndim > 0 and got_arr.ndim == 0:
-            return f"expected {want}, got a single number ({got_arr.item()!r}): return one value per element"
+            number = got_arr.item()
+            return say(
+                f"expected {want}, got a single number ({number!r}): return one value per element",
+                f"应为{want}，实际得到单个数（{number!r}）：每个元素都要返回一个值",
+            )
         if got_arr.shape != exp.shape:
-            hint = "; is it transposed?" if got_arr.shape == exp.shape[::-1] else ""
-            return f"expected shape {exp.shape}, got shape {got_arr.shape}{hint}"
+            transposed = got_arr.shape == exp.shape[::-1]
+            return say(
+                f"expected shape {exp.shape}, got shape {got_arr.shape}"
+                + ("; is it transposed?" * transposed),
+                f"应为形状 {exp.shape}，实际得到形状 {got_arr.shape}" + ("；是不是转置了？" * transposed),
+            )
         bad_kind = np.isfinite(exp) & ~np.isfinite(got_arr)
         if bad_kind.any() and exp.ndim == 0:
-            return f"expected the finite number {exp.item()!r}, got {got_arr.item()!r}"
+            return say(
+                f"expected the finite number {exp.item()!r}, got {got_arr.item()!r}",
+                f"应为有限数 {exp.item()!r}，实际得到 {got_arr.item()!r}",
+            )
         if bad_kind.any():
             index = tuple(int(i) for i in np.argwhere(bad_kind)[0])
-            return (
-                f"got NaN or inf at {int(bad_kind.sum())} of {exp.size} positions where the expected values "
-                f"are finite (first at index {index}: expected {_item(exp, index)!r}, "
-                f"got {_item(got_arr, index)!r})"
+            bad, e, g = int(bad_kind.sum()), _item(exp, index), _item(got_arr, index)
+            return say(
+                f"got NaN or inf at {bad} of {exp.size} positions where the expected values "
+                f"are finite (first at index {index}: expected {e!r}, got {g!r})",
+                f"{exp.size} 个位置中有 {bad} 个得到 NaN 或 inf，而这些位置的期望值都是有限数"
+                f"（第一个在索引 {index}：应为 {e!r}，实际得到 {g!r}）",
             )
         close = np.isclose(got_arr, exp, rtol=rtol, atol=atol, equal_nan=True)
         if close.all():
@@ -179,16 +284,26 @@ def allclose(rtol: float = 1e-5, atol: float = 1e-8) -> Callable[[Any, Any], str
         with np.errstate(invalid="ignore"):
             err = float(np.max(np.where(close, 0.0, np.nan_to_num(np.abs(got_arr - exp), nan=np.inf))))
         index = tuple(int(i) for i in np.argwhere(~close)[0])
-        message = f"values differ from the expected ones (max abs difference {err:.3g})"
         if exp.ndim > 0:
-            message += (
-                f" at {int((~close).sum())} of {exp.size} positions; first at index {index}: "
-                f"expected {_item(exp, index)!r}, got {_item(got_arr, index)!r}"
+            wrong, e, g = int((~close).sum()), _item(exp, index), _item(got_arr, index)
+            where_en = (
+                f" at {wrong} of {exp.size} positions; first at index {index}: expected {e!r}, got {g!r}"
+            )
+            where_zh = (
+                f"：{exp.size} 个位置中有 {wrong} 个不同；第一个在索引 {index}：应为 {e!r}，实际得到 {g!r}"
             )
         else:
-            message += f": expected {exp.item()!r}, got {got_arr.item()!r}"
+            e, g = exp.item(), got_arr.item()
+            where_en, where_zh = f": expected {e!r}, got {g!r}", f"：应为 {e!r}，实际得到 {g!r}"
+        message = say(
+            f"values differ from the expected ones (max abs difference {err:.3g}){where_en}",
+            f"数值与期望值不同（最大绝对误差 {err:.3g}）{where_zh}",
+        )
         if got_arr.dtype in (np.float16, np.float32, np.complex64):
-            message += f" (your answer is {got_arr.dtype}; compute in float64 for this tolerance)"
+            message += say(
+                f" (your answer is {got_arr.dtype}; compute in float64 for this tolerance)",
+                f"（你的答案是 {got_arr.dtype}；要达到这个容差，请用 float64 计算）",
+            )
         return message
 
     return compare
@@ -197,32 +312,40 @@ def allclose(rtol: float = 1e-5, atol: float = 1e-8) -> Callable[[Any, Any], str
 def _equal_arrays(got: Any, expected: np.ndarray) -> str | None:
     want = expected_kind(expected)
     if isinstance(got, str | bytes | dict | set) or isinstance(got, Iterator):
-        return f"expected {want}, got {describe(got)}"
+        return _mismatch(want, describe(got))
     try:
         array = np.asarray(got)
     except Exception:
-        return f"expected {want}, got {describe(got)}"
+        return _mismatch(want, describe(got))
     if array.dtype.kind not in "biufc":
-        return f"expected {want}, got {describe(got)}"
+        return _mismatch(want, describe(got))
     if array.shape != expected.shape:
-        return f"expected an array of shape {expected.shape}, got {describe(got)}"
+        shape = expected.shape
+        return _mismatch(say(f"an array of shape {shape}", f"形状为 {shape} 的数组"), describe(got))
     if expected.dtype.kind == "b" and array.dtype.kind != "b":
-        return f"expected a bool array, got dtype {array.dtype}: use a comparison or .astype(bool)"
+        return say(
+            f"expected a bool array, got dtype {array.dtype}: use a comparison or .astype(bool)",
+            f"应为布尔数组，实际得到 dtype {array.dtype}：请用比较运算或 .astype(bool)",
+        )
     if expected.dtype.kind in "iu" and array.dtype.kind not in "iu":
-        return f"expected an integer array, got dtype {array.dtype}: use .astype(int)"
+        return say(
+            f"expected an integer array, got dtype {array.dtype}: use .astype(int)",
+            f"应为整数数组，实际得到 dtype {array.dtype}：请用 .astype(int)",
+        )
     wrong = array != expected
     if not np.any(wrong):
         return None
     index = tuple(int(i) for i in np.argwhere(wrong)[0])
-    return (
-        f"{int(np.sum(wrong))} of {expected.size} values differ; first at index {index}: "
-        f"expected {_item(expected, index)!r}, got {_item(array, index)!r}"
+    count, e, g = int(np.sum(wrong)), _item(expected, index), _item(array, index)
+    return say(
+        f"{count} of {expected.size} values differ; first at index {index}: expected {e!r}, got {g!r}",
+        f"{expected.size} 个值中有 {count} 个不同；第一个在索引 {index}：应为 {e!r}，实际得到 {g!r}",
     )
 
 
 def _equal(got: Any, expected: Any, where: str) -> str | None:
     """``equal`` for the part ``where`` ("", "[0]", "[0][1]", "['key']") of the answer."""
-    at = f"at {where}: " if where else ""
+    at = say(f"at {where}: ", f"在 {where} 处：") if where else ""
     if isinstance(expected, np.ndarray):
         problem = _equal_arrays(got, expected)
         return None if problem is None else at + problem
@@ -230,7 +353,7 @@ def _equal(got: Any, expected: Any, where: str) -> str | None:
     if isinstance(expected, list | tuple):
         items = list(got) if isinstance(got, np.ndarray) and got.ndim > 0 else got
         if not isinstance(items, list | tuple) or len(items) != len(expected):
-            return f"{at}expected {want}, got {describe(got)}"
+            return at + _mismatch(want, describe(got))
         for index, (item, item_expected) in enumerate(zip(items, expected, strict=True)):
             problem = _equal(item, item_expected, f"{where}[{index}]")
             if problem is not None:
@@ -238,9 +361,10 @@ def _equal(got: Any, expected: Any, where: str) -> str | None:
         return None
     if isinstance(expected, dict):
         if not isinstance(got, dict):
-            return f"{at}expected {want}, got {describe(got)}"
+            return at + _mismatch(want, describe(got))
         if set(got) != set(expected):
-            return f"{at}expected the keys {sorted(map(repr, expected))}, got {sorted(map(repr, got))}"
+            keys, came = sorted(map(repr, expected)), sorted(map(repr, got))
+            return at + say(f"expected the keys {keys}, got {came}", f"应为键 {keys}，实际得到 {came}")
         for key, item_expected in expected.items():
             problem = _equal(got[key], item_expected, f"{where}[{key!r}]")
             if problem is not None:
@@ -253,18 +377,19 @@ def _equal(got: Any, expected: Any, where: str) -> str | None:
     elif _is_int(expected):
         ok_type = _is_int(got)
         if not ok_type and _is_real(got) and math.isfinite(got) and float(got).is_integer():
-            return f"{at}expected {want}, got {describe(got)}: use // (integer division) or int(...)"
+            fix = (": use // (integer division) or int(...)", "：请用 //（整除）或 int(...)")
+            return at + _mismatch(want, describe(got), *fix)
     elif isinstance(expected, str):
         ok_type = isinstance(got, str)
     else:
         ok_type = True
     if not ok_type:
-        return f"{at}expected {want}, got {describe(got)}"
+        return at + _mismatch(want, describe(got))
     try:
         same = bool(got == expected)
     except Exception:
         same = False
-    return None if same else f"{at}expected {_SHORT.repr(expected)}, got {describe(got)}"
+    return None if same else at + _mismatch(_SHORT.repr(expected), describe(got))
 
 
 def equal(got: Any, expected: Any) -> str | None:
@@ -276,6 +401,10 @@ def equal(got: Any, expected: Any) -> str | None:
     is named by its index, followed by the whole answer and the expected one.
     """
     problem = _equal(got, expected, "")
-    if problem is not None and problem.startswith("at ["):
-        problem += f" (the whole answer: expected {_SHORT.repr(expected)}, got {describe(got)})"
+    if problem is not None and problem.startswith(("at [", "在 [")):
+        whole, came = _SHORT.repr(expected), describe(got)
+        problem += say(
+            f" (the whole answer: expected {whole}, got {came})",
+            f"（整个答案：应为 {whole}，实际得到{_spaced(came)}）",
+        )
     return problem

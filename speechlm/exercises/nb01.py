@@ -73,6 +73,13 @@ the signal. With center=True the signal is first padded with frame_length // 2
 samples on each side (for an odd frame_length that is frame_length - 1 samples
 in all). Assume n_samples >= frame_length.
 """,
+        prompt_zh="""
+编写 `frame_count(n_samples, frame_length, hop_length, center)`，返回
+`speechlm.dsp.frame` 分出的帧数（一个 int）。不居中时，第 t 帧覆盖样本
+t*hop_length ... t*hop_length + frame_length - 1，并且必须完整落在信号之内。
+center=True 时，先在信号两端各填充 frame_length // 2 个样本（frame_length 为奇数时，
+两端合计填充 frame_length - 1 个样本）。假定 n_samples >= frame_length。
+""",
         reference=lambda n, length, hop, center: dsp.n_frames(n, length, hop, center=center),
         cases=_frame_count_cases,
         hints=(
@@ -82,6 +89,14 @@ in all). Assume n_samples >= frame_length.
             "multiples of hop_length lie in that range, zero included? Integer division answers it.",
             "With centring the signal grows by twice frame_length // 2 samples before counting; for an odd "
             "frame_length that is one sample less than frame_length.",
+        ),
+        hints_zh=(
+            "数一数一帧可能的起始位置：第一帧从样本 0 开始，之后每一帧比前一帧晚 hop_length 个样本，"
+            "而最后一帧仍须在信号之内结束。",
+            "起点依次是 0、hop_length、2 hop_length……直到 n_samples - frame_length：这个范围内"
+            "（含零）有多少个 hop_length 的整数倍？整数除法可以回答这个问题。",
+            "居中时，信号在计数之前先加长两倍的 frame_length // 2 个样本；frame_length 为奇数时，"
+            "这比 frame_length 少一个样本。",
         ),
         compare=equal,
     )
@@ -96,6 +111,11 @@ sinusoid of frequency f_hz appears after sampling at sr Hz (without an
 anti-aliasing filter). Sampling cannot tell f from f - k * sr for any integer k,
 nor f from -f, so the answer is the distance from f to the nearest multiple of sr.
 """,
+        prompt_zh="""
+编写 `alias_frequency(f_hz, sr)`：频率为 f_hz 的正弦以 sr Hz 采样（不加抗混叠滤波器）
+之后，在 [0, sr / 2] 中呈现出的频率。对任意整数 k，采样都无法区分 f 与 f - k * sr，
+也无法区分 f 与 -f，所以答案就是 f 到离它最近的 sr 整数倍的距离。
+""",
         reference=_alias_frequency,
         cases=_alias_cases,
         hints=(
@@ -103,6 +123,11 @@ nor f from -f, so the answer is the distance from f to the nearest multiple of s
             "to zero as you can.",
             "Find the integer multiple of sr nearest to f_hz (the nearest integer to f_hz / sr, times sr); "
             "the alias is the distance from f_hz to it, never negative, so it lies in [0, sr / 2].",
+        ),
+        hints_zh=(
+            "把 f_hz 平移整数个采样率不会改变采样值：尽可能把它平移到靠近零的地方。",
+            "找出离 f_hz 最近的 sr 的整数倍（与 f_hz / sr 最接近的整数乘以 sr）；混叠频率就是 "
+            "f_hz 到它的距离，永不为负，因此落在 [0, sr / 2] 之中。",
         ),
         compare=allclose(rtol=1e-9, atol=1e-6),
     )
@@ -117,12 +142,23 @@ for n = 0 .. length - 1, as a NumPy array. (Periodic, or "DFT-even": its
 period is `length`, so it tiles perfectly with 50% overlap; it is what
 `scipy.signal.get_window("hann", length)` and librosa use.) Odd lengths too.
 """,
+        prompt_zh="""
+编写 `hann(length)`：周期汉宁窗 w[n] = 0.5 - 0.5 cos(2 pi n / length)，
+n = 0 .. length - 1，以 NumPy 数组返回。（周期窗又称 "DFT-even" 窗：它的周期是
+`length`，所以按 50% 重叠拼接时恰好首尾衔接；`scipy.signal.get_window("hann", length)`
+和 librosa 用的就是它。）length 为奇数时也要正确。
+""",
         reference=lambda length: np.array(dsp.get_window("hann", length)),
         cases=_hann_cases,
         hints=(
             "Make the vector of indices n = 0 ... length - 1 and apply the formula to all of them at once.",
             "The denominator is length, not length - 1: that is what makes the window periodic. NumPy's "
             "hanning is the symmetric window and differs at every length, odd or even.",
+        ),
+        hints_zh=(
+            "构造下标向量 n = 0 ... length - 1，一次性对所有下标套用公式。",
+            "分母是 length，而不是 length - 1：正是这一点让窗成为周期窗。NumPy 的 hanning 是"
+            "对称窗，无论长度是奇是偶，它都与周期窗不同。",
         ),
         compare=allclose(rtol=1e-9, atol=1e-12),
     )
@@ -139,6 +175,14 @@ the periodic Hann window of 01.hann, take the real DFT of each windowed frame, a
 the magnitudes, an array (n_frames, frame_length // 2 + 1). frame_length may be odd.
 Compare with `speechlm.dsp.stft(x, n_fft=frame_length, hop_length=hop_length, center=False)`.
 """,
+        prompt_zh="""
+分三步实现第 6 节的 STFT。编写 `stft_magnitude(x, frame_length, hop_length)`，输入是
+一维信号 x：先不居中地把它切成帧（第 t 帧是 x[t*hop_length : t*hop_length + frame_length]，
+能放下多少帧就取多少帧，见 01.frame_count），再把每一帧乘以 01.hann 的周期汉宁窗，
+然后对每个加窗帧做实数 DFT，返回幅度，即一个 (n_frames, frame_length // 2 + 1) 数组。
+frame_length 可以是奇数。
+可与 `speechlm.dsp.stft(x, n_fft=frame_length, hop_length=hop_length, center=False)` 对照。
+""",
         reference=_stft_magnitude,
         cases=_stft_cases,
         hints=(
@@ -147,6 +191,12 @@ Compare with `speechlm.dsp.stft(x, n_fft=frame_length, hop_length=hop_length, ce
             "Windowing is an element-wise product of every frame with the same window. The real DFT of N "
             "samples (NumPy's rfft, along the last axis) has N // 2 + 1 bins for odd N too, and the "
             "magnitude of a complex bin is its absolute value.",
+        ),
+        hints_zh=(
+            "先把帧分对：一个 (n_frames, frame_length) 数组，第 t 行从样本 t hop_length 处开始。"
+            "然后加窗，再做变换，可以逐行处理，也可以一次处理所有行。",
+            "加窗就是每一帧与同一个窗逐元素相乘。N 个样本的实数 DFT（NumPy 的 rfft，沿最后一个轴）"
+            "有 N // 2 + 1 个频点，N 为奇数时也是如此；复数频点的幅度就是它的绝对值。",
         ),
         compare=allclose(rtol=1e-7, atol=1e-9),
     )
