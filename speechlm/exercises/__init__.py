@@ -42,18 +42,17 @@ The exercises themselves are registered by the modules ``speechlm.exercises.nbNN
 
 from __future__ import annotations
 
-import copy
 import importlib
 import pkgutil
-import sys
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from speechlm.exercises.comparisons import _mismatch, allclose, describe, equal, expected_kind
+from speechlm.exercises.answers import compare_safely, copy_args, describe_args
+from speechlm.exercises.comparisons import allclose, describe, equal
+from speechlm.exercises.exercise import CheckResult, Exercise
 from speechlm.exercises.language import LANGUAGES, get_language, say, set_language
 
 __all__ = [
@@ -78,76 +77,6 @@ _LOADED = False
 _HINTS_SHOWN: dict[str, int] = {}
 # Exercises shown in English in a Chinese session (no translation yet): the note is printed once.
 _FALLBACK_NOTED: set[str] = set()
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise.
-
-    ``cases(rng)`` yields tuples of positional arguments for the learner's
-    function; ``reference`` computes the expected answer from the same
-    arguments; ``compare(got, expected)`` returns ``None`` when they agree, or
-    a short message saying what was expected and what came back, for any
-    ``got`` (default: :func:`allclose`; see ``speechlm.exercises.comparisons``).
-    It sees a torch answer as NumPy; should it raise, :func:`check` reports a
-    failed case instead. ``hints`` are graded, at least two: a nudge first,
-    then the idea (the maths or the reasoning), in prose, never the code.
-    ``prompt_zh`` and ``hints_zh`` are the Chinese edition's prompt and hints (both or neither,
-    as many hints as ``hints``), printed when the language is ``"zh"``.
-    """
-
-    id: str
-    prompt: str
-    reference: Callable[..., Any]
-    cases: Callable[[np.random.Generator], Iterable[tuple]]
-    hints: tuple[str, ...]
-    compare: Callable[[Any, Any], str | None] = field(default=None)  # type: ignore[assignment]
-    seed: int = 1234
-    prompt_zh: str | None = None
-    hints_zh: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.hints, str) or len(self.hints) < 2:
-            raise ValueError(
-                f"exercise {self.id!r}: hints must be a sequence of at least two strings, a nudge first "
-                f"and then the idea, got {self.hints!r}"
-            )
-        if not all(isinstance(h, str) and h.strip() for h in self.hints):
-            raise ValueError(f"exercise {self.id!r}: every hint must be a non-empty string")
-        object.__setattr__(self, "hints", tuple(h.strip() for h in self.hints))
-        if (self.prompt_zh is None) != (self.hints_zh is None):
-            raise ValueError(
-                f"exercise {self.id!r}: give both prompt_zh and hints_zh (the Chinese prompt and hints), "
-                "or neither"
-            )
-        if self.prompt_zh is None:
-            return
-        if not isinstance(self.prompt_zh, str) or not self.prompt_zh.strip():
-            raise ValueError(f"exercise {self.id!r}: prompt_zh must be a non-empty string")
-        if isinstance(self.hints_zh, str) or len(self.hints_zh) != len(self.hints):
-            raise ValueError(
-                f"exercise {self.id!r}: hints_zh must translate the {len(self.hints)} hints one by one, "
-                f"got {self.hints_zh!r}"
-            )
-        if not all(isinstance(h, str) and h.strip() for h in self.hints_zh):
-            raise ValueError(f"exercise {self.id!r}: every hint in hints_zh must be a non-empty string")
-        object.__setattr__(self, "hints_zh", tuple(h.strip() for h in self.hints_zh))
-
-
-@dataclass
-class CheckResult:
-    """The outcome of :func:`check`; truthy when every hidden case passed."""
-
-    exercise: str
-    passed: int
-    total: int
-    message: str
-
-    def __bool__(self) -> bool:
-        return self.total > 0 and self.passed == self.total
-
-    def __repr__(self) -> str:
-        return f"CheckResult({self.exercise!r}, passed={self.passed}/{self.total})"
 
 
 def register(exercise: Exercise) -> Exercise:
@@ -258,10 +187,10 @@ def check(exercise_id: str, fn: Callable[..., Any], *, verbose: bool = True) -> 
     message = ""
     attempted = True
     for index, args in enumerate(cases, start=1):
-        expected = ex.reference(*_copy_args(args))
+        expected = ex.reference(*copy_args(args))
         where = say(f"case {index}/{len(cases)}", f"第 {index}/{len(cases)} 个用例")
         try:
-            got = fn(*_copy_args(args))
+            got = fn(*copy_args(args))
         except NotImplementedError:
             message = say(
                 "not yet: the function raises NotImplementedError; fill it in and run the check again.",
@@ -271,7 +200,7 @@ def check(exercise_id: str, fn: Callable[..., Any], *, verbose: bool = True) -> 
             break
         except Exception as exc:  # the learner's code: report, never crash the notebook
             error = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            inputs = _describe_args(args)
+            inputs = describe_args(args)
             message = say(
                 f"{where} raised {error}, for the input ({inputs})",
                 f"{where}抛出了 {error}，输入为（{inputs}）",
@@ -285,9 +214,9 @@ def check(exercise_id: str, fn: Callable[..., Any], *, verbose: bool = True) -> 
             )
             attempted = False
             break
-        problem = _compare_safely(compare, got, expected)
+        problem = compare_safely(compare, got, expected)
         if problem is not None:
-            inputs = _describe_args(args)
+            inputs = describe_args(args)
             message = say(
                 f"{where} failed for the input ({inputs}): {problem}",
                 f"{where}未通过，输入为（{inputs}）：{problem}",
@@ -325,48 +254,3 @@ def _report(ex: Exercise, result: CheckResult, message: str, attempted: bool) ->
             say(f"[fail] {ex.id}: {message}", f"[未通过] {ex.id}：{message}")
             + f"\n{first}\n{_ask_for_more(ex)}"
         )
-
-
-def _compare_safely(compare: Callable[[Any, Any], str | None], got: Any, expected: Any) -> str | None:
-    """``compare(got, expected)`` on the answer with torch tensors made NumPy; a comparison that
-    raises (on a value no checker foresaw) is a wrong answer, described by type and shape."""
-    try:
-        return compare(_from_torch(got), expected)
-    except Exception as exc:
-        reason = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return _mismatch(
-            expected_kind(expected),
-            describe(got),
-            f", which could not be compared with it ({reason})",
-            f"，无法与之比较（{reason}）",
-        )
-
-
-def _from_torch(value: Any) -> Any:
-    """Torch tensors in ``value`` (also inside lists, tuples and dicts) as NumPy arrays:
-    detached, on the CPU, bfloat16 as float32; a 0-d tensor as a NumPy scalar."""
-    torch = sys.modules.get("torch")
-    if torch is None:  # the learner cannot have returned a tensor
-        return value
-    if isinstance(value, torch.Tensor):
-        tensor = value.detach().cpu().resolve_conj().resolve_neg()
-        if tensor.dtype == torch.bfloat16:
-            tensor = tensor.float()
-        array = tensor.numpy()
-        return array[()] if array.ndim == 0 else array
-    if type(value) in (list, tuple):
-        return type(value)(_from_torch(item) for item in value)
-    if type(value) is dict:
-        return {key: _from_torch(item) for key, item in value.items()}
-    return value
-
-
-def _describe_args(args: tuple) -> str:
-    """The case's arguments, briefly: shapes and a few values."""
-    return say(", ", "，").join(describe(arg, brief=True) for arg in args)
-
-
-def _copy_args(args: tuple) -> tuple:
-    """Copy the arguments (arrays, and lists of them) so that a function that edits them in place
-    cannot change the next case or the reference."""
-    return copy.deepcopy(args)
