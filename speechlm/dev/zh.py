@@ -23,9 +23,10 @@ import nbformat
 
 from speechlm.dev.course import MEMORY_BUDGET_MB, Course, NotebookMeta, peak_mb
 from speechlm.dev.headers import (
-    COLD_SHOWN_FROM_S,
     IMPORTS_MARKER,
-    _course_table,
+    _format_minutes,
+    _time_text,
+    part_caption,
     replace_course_map,
     setup_preamble,
 )
@@ -40,7 +41,6 @@ __all__ = [
     "has_cjk",
     "header_markdown_zh",
     "new_zh_notebook",
-    "part_caption_zh",
     "write_zh",
     "zh_path",
 ]
@@ -48,7 +48,6 @@ __all__ = [
 ZH_KEY = "speechlm_zh"  # cell metadata: {"en_sha": the en_sha of the English cell it translates}
 README_ZH = "README.zh.md"
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-ROMAN_ZH = {"I": "一", "II": "二", "III": "三", "IV": "四", "V": "五", "VI": "六", "VII": "七", "VIII": "八"}
 ASSUMED_SKILLS_ZH = (
     "Python 与 NumPy；线性代数（向量、矩阵、点积）；导数与链式法则；基础概率（分布、似然）；"
     "亲手训练过一个小型 PyTorch 模型"
@@ -79,35 +78,6 @@ def en_path_of(zh_notebook: Path) -> Path:
     return zh_notebook.parent.parent / zh_notebook.name
 
 
-def part_caption_zh(course: Course, part: str) -> str:
-    """``第一部分：<title>`` from the ``[parts_zh]`` table of ``notebooks/course.toml`` (the welcome,
-    part 0, by its title alone): :func:`speechlm.dev.headers.part_caption` in Chinese."""
-    titles = _course_table(course).get("parts_zh", {})
-    if part == "0":
-        return titles.get(part, "从这里开始")
-    number = ROMAN_ZH.get(part, part)
-    return f"第{number}部分：{titles[part]}" if part in titles else f"第{number}部分"
-
-
-def _minutes_zh(seconds: float | None) -> str:
-    if seconds is None:
-        return "尚未测量"
-    if seconds < 60:
-        return f"{seconds:.0f} 秒"
-    return f"{seconds / 60:.1f} 分钟"
-
-
-def _time_text_zh(timing: dict, cold_note: str = "") -> str:
-    """:func:`speechlm.dev.headers._time_text` in Chinese: the same measured times."""
-    warm, cold = timing.get("warm_s"), timing.get("cold_s")
-    note = f"：{cold_note}" if cold_note else ""
-    if warm is None:
-        return _minutes_zh(None) if cold is None else f"首次运行（空缓存）{_minutes_zh(cold)}{note}"
-    if cold is None or cold - warm < COLD_SHOWN_FROM_S:
-        return _minutes_zh(warm)
-    return f"有缓存时 {_minutes_zh(warm)}，首次运行（空缓存）{_minutes_zh(cold)}{note}"
-
-
 def _title_zh(meta: NotebookMeta) -> str:
     return meta.title_zh or meta.title
 
@@ -124,7 +94,7 @@ def header_markdown_zh(course: Course, meta: NotebookMeta, *, solutions: bool = 
         f"[![Binder](https://mybinder.org/badge_logo.svg)]({course.binder_url(rel)})"
     )
     english = f"英文原版：[`{en_file}`](../{en_file})"
-    run_time = _time_text_zh(timing, "" if solutions else meta.cold_zh)
+    run_time = _time_text(timing, "" if solutions else meta.cold_zh, zh=True)
     peak = peak_mb(timing)
     memory = "" if peak is None else f"**峰值内存：** {peak:,.0f} MB（内核及其工作进程）。"
     if solutions:
@@ -158,7 +128,7 @@ def header_markdown_zh(course: Course, meta: NotebookMeta, *, solutions: bool = 
             "",
             *[f"- {objective}" for objective in (meta.objectives_zh or meta.objectives)],
             "",
-            f"**先修：** {prereq}。**所属部分：** {part_caption_zh(course, meta.part)}。"
+            f"**先修：** {prereq}。**所属部分：** {part_caption(course, meta.part, zh=True)}。"
             f"**运行时间：** {run_time}（{MEASURED_ZH}）。{memory}",
         ]
     )
@@ -176,7 +146,7 @@ def course_map_markdown_zh(course: Course) -> str:
     for meta in course.existing():
         if meta.part != part:
             part = meta.part
-            rows.append(f"| | **{part_caption_zh(course, part)}** | | | | | |")
+            rows.append(f"| | **{part_caption(course, part, zh=True)}** | | | | | |")
         translated = zh_path(course, meta).exists()
         rel = f"notebooks/zh/{meta.file}" if translated else f"notebooks/{meta.file}"
         title = f"[{_title_zh(meta)}]({rel})" + ("" if translated else "（英文版）")
@@ -185,12 +155,12 @@ def course_map_markdown_zh(course: Course) -> str:
         peak = peak_mb(timing)
         memory = "尚未测量" if peak is None else f"{peak:,.0f} MB"
         links = f"[Colab]({course.colab_url(rel)}) · [Binder]({course.binder_url(rel)})"
-        cells = [meta.number, title, meta.topic_zh or meta.topic, _time_text_zh(timing, meta.cold_zh)]
+        cells = [meta.number, title, meta.topic_zh or meta.topic, _time_text(timing, meta.cold_zh, zh=True)]
         rows.append("| " + " | ".join([*cells, memory, headline, links]) + " |")
     timings = [course.timings.get(f"notebooks/{m.file}", {}) for m in course.existing()]
-    total = f"有缓存时 {_minutes_zh(sum(t.get('warm_s', 0.0) for t in timings))}"
+    total = f"有缓存时 {_format_minutes(sum(t.get('warm_s', 0.0) for t in timings), zh=True)}"
     if any("cold_s" in t for t in timings):
-        total += f"，首次运行（空缓存）{_minutes_zh(sum(t.get('cold_s', 0.0) for t in timings))}"
+        total += f"，首次运行（空缓存）{_format_minutes(sum(t.get('cold_s', 0.0) for t in timings), zh=True)}"
     rows += ["", f"各笔记本实测 CPU 时间合计：{total}。"]
     peaks = [(peak_mb(t), m.number) for t, m in zip(timings, course.existing(), strict=True)]
     peaks = [(peak, number) for peak, number in peaks if peak is not None]

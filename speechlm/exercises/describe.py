@@ -126,55 +126,38 @@ def describe(value: Any, brief: bool = False) -> str:
 
 def expected_kind(expected: Any) -> str:
     """What kind of answer ``expected`` is, in words ("a list of 4 ints", "an int")."""
-    return say(_kind_en(expected), _kind_zh(expected))
+    return say(*_kind(expected))
 
 
-_ITEMS_ZH = {"int": "整数", "string": "字符串", "list": "列表", "tuple": "元组"}
+# a list's or tuple's items by kind, in English (plural) and Chinese
+_ITEMS = {"int": ("ints", "整数"), "string": ("strings", "字符串"), "list": ("lists", "列表"),
+          "tuple": ("tuples", "元组")}  # fmt: skip
 
 
-def _kind_zh(expected: Any) -> str:
-    """:func:`expected_kind` in Chinese."""
+def _kind(expected: Any) -> tuple[str, str]:
+    """:func:`expected_kind` in English and in Chinese."""
     if _is_bool(expected):
-        return "布尔值（True 或 False）"
+        return "a bool (True or False)", "布尔值（True 或 False）"
     if _is_int(expected):
-        return "整数（int）"
+        return "an int", "整数（int）"
     if _is_real(expected):
-        return "单个数（float）"
+        return "a single number (float)", "单个数（float）"
     if isinstance(expected, complex | np.complexfloating):
-        return "单个复数"
+        return "a single complex number", "单个复数"
     if isinstance(expected, str):
-        return "字符串"
+        return "a string", "字符串"
     if isinstance(expected, np.ndarray):
-        return f"形状为 {expected.shape}、dtype 为 {expected.dtype} 的数组"
-    if isinstance(expected, dict):
-        return f"含 {len(expected)} 个元素的字典"
-    if isinstance(expected, list | tuple):
-        kinds = {_kind_en(item).split(" ")[1] for item in expected}
-        items = _ITEMS_ZH.get(kinds.pop() if len(kinds) == 1 else "", "元素")
-        name = type(expected).__name__
-        return f"含 {len(expected)} 个{items}的{_TYPE_ZH.get(name, ' ' + name)}"
-    return f"{type(expected).__name__} 类型的对象"
-
-
-def _kind_en(expected: Any) -> str:
-    if _is_bool(expected):
-        return "a bool (True or False)"
-    if _is_int(expected):
-        return "an int"
-    if _is_real(expected):
-        return "a single number (float)"
-    if isinstance(expected, complex | np.complexfloating):
-        return "a single complex number"
-    if isinstance(expected, str):
-        return "a string"
-    if isinstance(expected, np.ndarray):
-        return f"an array of shape {expected.shape} and dtype {expected.dtype}"
-    if isinstance(expected, dict):
-        return f"a dict of {len(expected)} item" + ("" if len(expected) == 1 else "s")
-    if isinstance(expected, list | tuple):
-        kinds = {_kind_en(item).split(" ")[1] for item in expected}
-        items = {"int": "ints", "string": "strings", "list": "lists", "tuple": "tuples"}.get(
-            kinds.pop() if len(kinds) == 1 else "", "items"
+        return (
+            f"an array of shape {expected.shape} and dtype {expected.dtype}",
+            f"形状为 {expected.shape}、dtype 为 {expected.dtype} 的数组",
         )
-        return f"a {type(expected).__name__} of {len(expected)} {items[:-1] if len(expected) == 1 else items}"
-    return f"an object of type {type(expected).__name__}"
+    n = len(expected) if isinstance(expected, dict | list | tuple) else 0
+    if isinstance(expected, dict):
+        return f"a dict of {n} item" + ("" if n == 1 else "s"), f"含 {n} 个元素的字典"
+    name = type(expected).__name__
+    if isinstance(expected, list | tuple):
+        kinds = {_kind(item)[0].split(" ")[1] for item in expected}
+        plural, zh = _ITEMS.get(kinds.pop() if len(kinds) == 1 else "", ("items", "元素"))
+        en = f"a {name} of {n} {plural[:-1] if n == 1 else plural}"
+        return en, f"含 {n} 个{zh}的{_TYPE_ZH.get(name, ' ' + name)}"
+    return f"an object of type {name}", f"{name} 类型的对象"
