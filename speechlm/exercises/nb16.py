@@ -78,6 +78,12 @@ target sequence under teacher forcing, as two lists: the input is `bos_id` follo
 the output is the targets followed by `eos_id`. [5, 6, 7] with bos 2, eos 2 -> ([2, 5, 6, 7], [5, 6, 7, 2]).
 Compare with `speechlm.seq2seq.teacher_forcing_batch`.
 """,
+        prompt_zh="""
+编写 `teacher_forcing(targets, bos_id, eos_id)`：在教师强制下，为一条目标序列返回解码器的输入和输出，
+形式为两个列表：输入是 `bos_id` 后接目标序列，输出是目标序列后接 `eos_id`。
+例如 [5, 6, 7]、bos 为 2、eos 为 2 -> ([2, 5, 6, 7], [5, 6, 7, 2])。
+与 `speechlm.seq2seq.teacher_forcing_batch` 对照。
+""",
         reference=_teacher_forcing,
         cases=_target_cases,
         hints=(
@@ -86,6 +92,11 @@ Compare with `speechlm.seq2seq.teacher_forcing_batch`.
             "Put the start token in front of the targets for the input and the end token after them for the "
             "output; both are one token longer than the targets, and an empty target still gives one of "
             "each.",
+        ),
+        hints_zh=(
+            "解码器输入的第 t 个位置，是其输出第 t 个位置前面的那个词元：两者是同一个序列错开一位。",
+            "输入是在目标序列前面加上起始词元，输出是在目标序列后面加上结束词元；"
+            "两者都比目标序列长一个词元，目标序列为空时，也各有一个词元。",
         ),
         compare=equal,
     )
@@ -101,6 +112,12 @@ log-probabilities after each prefix. Return the `width` best extensions as a lis
 (row, token) pairs, best first, ranked by scores[row] + log_probs[row, token]
 (ties: the smaller flat index row * V + token first).
 """,
+        prompt_zh="""
+编写 `beam_step(scores, log_probs, width)`：束搜索的一步。`scores` (k,) 是束中 k 个前缀的对数概率，
+`log_probs` (k, V) 是模型在每个前缀之后给出的下一个词元的对数概率。按 scores[row] + log_probs[row, token]
+排序，以 (row, token) 对的列表返回最好的 `width` 个扩展，最好的排在最前
+（得分相同时，扁平下标 row * V + token 较小者在前）。
+""",
         reference=_beam_step,
         cases=_beam_cases,
         hints=(
@@ -110,6 +127,12 @@ log-probabilities after each prefix. Return the `width` best extensions as a lis
             "scores over the columns). Rank the flattened (k, V) table from best to worst with ties in "
             "flat-index order (a stable sort of the negated scores), keep the first `width`, and turn each "
             "flat index i back into (i div V, i mod V).",
+        ),
+        hints_zh=(
+            "每个 (row, token) 对都是一个候选扩展：要一次给全部 k V 个候选打分，而不只是每行最好的那个词元。",
+            "候选的得分是其前缀的得分加上该词元的对数概率（把 k 个得分沿各列广播）。"
+            "把展平后的 (k, V) 表从好到差排序，得分相同时按扁平下标的顺序（对取负的得分做稳定排序），"
+            "保留前 `width` 个，再把每个扁平下标 i 换回 (i div V, i mod V)。",
         ),
         compare=equal,
     )
@@ -123,6 +146,11 @@ Write `best_hypothesis(log_probs, lengths, alpha)`: the index of the finished hy
 highest length-normalised score log_prob / length ** alpha. alpha = 0 is plain log-probability
 (which favours short outputs); alpha = 1 is the mean log-probability per token.
 """,
+        prompt_zh="""
+编写 `best_hypothesis(log_probs, lengths, alpha)`：返回长度归一化得分 log_prob / length ** alpha
+最高的那个已完成假设的下标。alpha = 0 就是普通的对数概率（偏向短输出）；alpha = 1 是每个词元的
+平均对数概率。
+""",
         reference=_best_normalised,
         cases=_normalise_cases,
         hints=(
@@ -130,6 +158,12 @@ highest length-normalised score log_prob / length ** alpha. alpha = 0 is plain l
             "Divide each log-probability by its length raised to the power alpha (lengths as floats; "
             "alpha = 0 divides by 1). Log-probabilities are negative, so the best score is the largest, "
             "the one closest to zero. Return the index as an int.",
+        ),
+        hints_zh=(
+            "先算出每个假设归一化后的得分，再挑出最好那个的下标。",
+            "把每个对数概率除以其长度的 alpha 次幂（长度用浮点数；alpha = 0 时除以 1）。"
+            "对数概率是负数，所以最好的得分是最大的那个，也就是最接近零的那个。"
+            "以 int 返回下标。",
         ),
         compare=equal,
     )
@@ -144,6 +178,11 @@ spaces, count the character n-grams of each string, and return the number of hyp
 that also occur in the reference, each counted at most as often as in the reference (clipped),
 divided by the number of hypothesis n-grams (0.0 if the hypothesis has none).
 """,
+        prompt_zh="""
+编写 `ngram_precision(hypothesis, reference, n)`：chrF 中的字符 n 元语法精确率。去掉空格，统计每个字符串的
+字符 n 元语法，返回假设中同样出现在参考译文里的 n 元语法个数（每个 n 元语法最多计入它在参考译文中出现的
+次数，即截断计数），除以假设中 n 元语法的总数（假设中没有 n 元语法时返回 0.0）。
+""",
         reference=_ngram_precision,
         cases=_precision_cases,
         hints=(
@@ -152,6 +191,14 @@ divided by the number of hypothesis n-grams (0.0 if the hypothesis has none).
             "A hypothesis n-gram is matched at most as many times as it occurs in the reference (clipping), "
             "so repeating a right n-gram earns nothing. Add up the clipped counts and divide by the number "
             "of hypothesis n-grams; a hypothesis shorter than n has none, and the precision is 0.0.",
+        ),
+        hints_zh=(
+            "去掉空格，然后统计每个字符串的字符 n 元语法（用 Counter 即可）："
+            "从每个后面还剩 n 个字符的位置开始，各取一个 n 元语法。",
+            "假设中的一个 n 元语法，最多按它在参考译文中出现的次数算作匹配（截断），"
+            "因此重复一个正确的 n 元语法不会多得分。把截断后的计数相加，"
+            "再除以假设中 n 元语法的个数；比 n 短的假设没有 n 元语法，"
+            "精确率为 0.0。",
         ),
         compare=allclose(rtol=1e-9, atol=1e-12),
     )
