@@ -1,4 +1,6 @@
-"""The built course website, checked in headless Chromium (run after the suite and the site build).
+"""The built course website, checked in headless Chromium (run after the suite and the site build),
+in both languages: every Chinese page is in Chinese, and each language switch leads to the same page
+in the other language, whose switch leads back.
 
     .venv/bin/python -m pytest tests/site_check.py
 
@@ -25,6 +27,8 @@ SCREENSHOTS = {
     "notebooks/00_welcome.html": ("00_welcome", False),
     "notebooks/03_mfcc.html": ("03_mfcc", True),
     "notebooks/12_ctc_finetuning.html": ("12_ctc_finetuning", True),
+    "zh.html": ("zh_home", False),
+    "notebooks/zh/03_mfcc.html": ("zh_03_mfcc", True),
 }
 
 if not (SITE / "index.html").exists():
@@ -34,6 +38,8 @@ if not (SITE / "index.html").exists():
     )
 
 PAGES = [p.relative_to(SITE).as_posix() for p in check.pages(SITE)]
+CHINESE = [page for page in PAGES if page == "zh.html" or page.startswith(("notebooks/zh/", "solutions/zh/"))]
+SWITCHES = {page: check.language_switch(SITE, SITE / page) for page in PAGES}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +71,16 @@ def test_every_notebook_has_a_page():
     assert set(check.expected_figures(SITE)) <= set(PAGES)
 
 
+def test_language_switches_lead_both_ways():
+    assert CHINESE, "the site has no Chinese pages"
+    for page in CHINESE:
+        other = SWITCHES[page]
+        assert other is not None and other not in CHINESE, f"{page}: no switch to an English page"
+        assert SWITCHES[other] == page, f"{page} switches to {other}, whose switch leads to {SWITCHES[other]}"
+    for page, other in SWITCHES.items():
+        assert other is None or SWITCHES.get(other) == page, f"{page}'s switch to {other} does not lead back"
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_in_browser(chromium, site_url, page):
     report = check.inspect_page(chromium, site_url + page)
@@ -81,6 +97,10 @@ def test_page_in_browser(chromium, site_url, page):
         assert audio["readyState"] >= 1 and audio["duration"] > 0, f"audio {number} did not load: {audio}"
         assert audio["decoded"] > 0, f"audio {number} does not decode: {audio}"
     assert report["rawMath"] == [], "TeX left untypeset"
+    if page in CHINESE:
+        assert report["lang"] == "zh-CN" and report["cjk"], "a Chinese page without Chinese prose"
+    switch = SWITCHES[page]
+    assert report["languageSwitch"] == (switch and site_url + switch), "the language switch"
     if page in SCREENSHOTS:
         name, at_figure = SCREENSHOTS[page]
         chromium.evaluate(
@@ -89,6 +109,16 @@ def test_page_in_browser(chromium, site_url, page):
             else "window.scrollTo(0, 0)"
         )
         chromium.screenshot(ARTIFACTS / "screenshots" / f"{name}.png")
+
+
+def test_a_chinese_page_and_its_switch(chromium, site_url):
+    page = "notebooks/zh/03_mfcc.html" if "notebooks/zh/03_mfcc.html" in PAGES else CHINESE[0]
+    chinese = check.inspect_page(chromium, site_url + page)
+    assert chinese["lang"] == "zh-CN" and chinese["cjk"] and chinese["errors"] == []
+    english = check.inspect_page(chromium, chinese["languageSwitch"])  # follow the switch
+    assert english["errors"] == [] and english["failedLocal"] == [] and english["lang"] == "en"
+    assert english["figures"] == chinese["figures"], "the Chinese page shows the English outputs"
+    assert english["languageSwitch"] == site_url + page
 
 
 @pytest.mark.parametrize("word", ["Levinson", "CTC"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from speechlm.dev.site.build import MissingExecutedError, build_site
+from speechlm.dev.site.build import EditionMismatchError, MissingExecutedError, build_site
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         index = build_site(allow_missing=args.allow_missing, quiet=not args.verbose)
-    except MissingExecutedError as error:
+    except (MissingExecutedError, EditionMismatchError) as error:
         print(f"site build: {error}", file=sys.stderr)
         return 2
     print(f"site: open {index}")

@@ -16,6 +16,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 
+from speechlm.dev.site.sphinx_conf import SWITCH_CLASS
+
 MAX_PAGE_BYTES = 5_000_000
 MAX_SITE_BYTES = 150_000_000
 SKIPPED_DIRS = ("_static", "_sources", "_images", "_sphinx_design_static")
@@ -27,6 +29,7 @@ class _Links(HTMLParser):
         self.ids: set[str] = set()
         self.links: list[str] = []  # href/src values
         self.images: list[str] = []
+        self.switch: str | None = None  # where the language switch links
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -35,6 +38,8 @@ class _Links(HTMLParser):
                 self.ids.add(attrs[key])
         if tag in ("a", "link") and attrs.get("href"):
             self.links.append(attrs["href"])
+            if tag == "a" and SWITCH_CLASS in (attrs.get("class") or "").split():
+                self.switch = attrs["href"]
         if tag in ("img", "script", "source", "audio") and attrs.get("src"):
             self.links.append(attrs["src"])
             if tag == "img":
@@ -78,6 +83,16 @@ def link_problems(site: Path) -> list[str]:
             elif anchor and path.suffix == ".html" and unquote(anchor) not in _parse(path).ids:
                 problems.append(f"{rel}: {link}: no element with id {anchor!r}")
     return problems
+
+
+def language_switch(site: Path, page: Path) -> str | None:
+    """The page (site-relative, e.g. ``notebooks/zh/03_mfcc.html``) that ``page``'s language
+    switch links to, or None where it has none."""
+    href = _parse(page).switch
+    if href is None:
+        return None
+    target = (page.parent / unquote(urlsplit(href).path)).resolve()
+    return target.relative_to(site.resolve()).as_posix()
 
 
 def page_weight(site: Path, page: Path) -> int:
@@ -155,7 +170,11 @@ INSPECT_JS = r"""
     n.parentElement.closest(verbatim) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
   let text = '';
   while (walker.nextNode()) text += walker.currentNode.nodeValue;
+  const languageSwitch = document.querySelector('a.SWITCH_CLASS');
   return {
+    lang: document.documentElement.lang,
+    cjk: /[\u3400-\u9fff]/.test(text),
+    languageSwitch: languageSwitch ? languageSwitch.href : null,
     figures: figures.length,
     brokenFigures: figures.filter((img) => !(img.complete && img.naturalWidth > 0))
       .map((img) => img.src.slice(0, 80)),
@@ -164,7 +183,7 @@ INSPECT_JS = r"""
     proseText: text,
   };
 })()
-"""
+""".replace("SWITCH_CLASS", SWITCH_CLASS)
 
 
 def raw_math(text: str) -> list[str]:
@@ -176,7 +195,9 @@ def raw_math(text: str) -> list[str]:
 
 
 def inspect_page(browser, url: str) -> dict:
-    """Load ``url`` and report its figures, audio, math, JavaScript errors and failed local requests."""
+    """Load ``url`` and report its figures, audio, math, language (``lang``, ``cjk``: whether its prose
+    has Chinese, ``languageSwitch``: the URL its switch links to), JavaScript errors and failed local
+    requests."""
     browser.goto(url)
     report = browser.evaluate(INSPECT_JS)
     report["rawMath"] = raw_math(report.pop("proseText"))
