@@ -208,31 +208,13 @@ def pretrain_wav2vec2(audios: Iterable[np.ndarray], recipe: HubertRecipe, *, pro
     updates (``loss_start``, ``loss``), the final contrastive ``accuracy`` (the true quantised frame
     scored above the distractors), the codebook ``perplexity`` and the time in seconds.
     """
-    mels = [log_mel_features(a) for a in audios]  # read once, as in pretrain_hubert
-    if not mels:
-        raise ValueError("pretraining needs at least one utterance")
-    steps = recipe.steps + recipe.iteration2_steps
-    torch.manual_seed(recipe.seed)
     tau_start, tau_end = 2.0, 0.5
-    decay = (tau_end / tau_start) ** (1 / max(1, round(0.8 * steps)))
-    model = Wav2Vec2(recipe.encoder, tau_start=tau_start, tau_end=tau_end, tau_decay=decay)
-    last: dict[str, float] = {}
 
-    def step(model, batch):
-        loss, metrics = model(batch[0], batch[1])  # no targets: the batch's are zeros
-        last.update(metrics)
-        return loss
+    def build(steps: int) -> Wav2Vec2:
+        decay = (tau_end / tau_start) ** (1 / max(1, round(0.8 * steps)))
+        return Wav2Vec2(recipe.encoder, tau_start=tau_start, tau_end=tau_end, tau_decay=decay)
 
-    no_targets = [np.zeros(1, dtype=np.int64)] * len(mels)
-    history = train_on_targets(model, mels, no_targets, recipe, steps, progress, recipe.seed, step_fn=step)
-    info = {
-        "loss_start": history.train_loss[0],  # mean loss of the first logging interval
-        "loss": history.train_loss[-1],  # and of the last
-        "accuracy": last["accuracy"],
-        "perplexity": last["perplexity"],
-        "time_s": history.time_s,
-    }
-    return model.encoder, info
+    return _pretrain_without_targets(audios, recipe, build, ("accuracy", "perplexity"), progress)
 
 
 def pretrain_data2vec(
@@ -255,31 +237,40 @@ def pretrain_data2vec(
     logging interval (``loss_start``, ``loss``), the last batch's ``target_std`` and ``cosine``
     (see :class:`~speechlm.ssl.Data2Vec`) and the time in seconds.
     """
+
+    def build(steps: int) -> Data2Vec:
+        return Data2Vec(
+            recipe.encoder, top_k=top_k, ema_start=ema[0], ema_end=ema[1],
+            ema_ramp_steps=round(ema_ramp_fraction * steps),
+        )  # fmt: skip
+
+    return _pretrain_without_targets(audios, recipe, build, ("target_std", "cosine"), progress)
+
+
+def _pretrain_without_targets(audios, recipe: HubertRecipe, build, reported: tuple[str, ...], progress: bool):
+    """The training both target-free objectives share (wav2vec 2.0's and data2vec's): the log-mel
+    features read once, ``build(steps)`` seeded with ``recipe.seed`` for ``steps + iteration2_steps``
+    updates, the model making its own targets from each batch; returns the encoder and ``info``: the
+    mean loss of the first and the last logging interval, the ``reported`` metrics of the last batch
+    and the time in seconds."""
     mels = [log_mel_features(a) for a in audios]  # read once, as in pretrain_hubert
     if not mels:
         raise ValueError("pretraining needs at least one utterance")
     steps = recipe.steps + recipe.iteration2_steps
     torch.manual_seed(recipe.seed)
-    model = Data2Vec(
-        recipe.encoder, top_k=top_k, ema_start=ema[0], ema_end=ema[1],
-        ema_ramp_steps=round(ema_ramp_fraction * steps),
-    )  # fmt: skip
+    model = build(steps)
     last: dict[str, float] = {}
 
     def step(model, batch):
-        loss, metrics = model(batch[0], batch[1])  # no targets: the teacher makes them
+        loss, metrics = model(batch[0], batch[1])  # no targets: the batch's are zeros
         last.update(metrics)
         return loss
 
     no_targets = [np.zeros(1, dtype=np.int64)] * len(mels)
     history = train_on_targets(model, mels, no_targets, recipe, steps, progress, recipe.seed, step_fn=step)
-    info = {
-        "loss_start": history.train_loss[0],
-        "loss": history.train_loss[-1],
-        "target_std": last["target_std"],
-        "cosine": last["cosine"],
-        "time_s": history.time_s,
-    }
+    info = {"loss_start": history.train_loss[0], "loss": history.train_loss[-1]}
+    info.update({name: last[name] for name in reported})
+    info["time_s"] = history.time_s
     return model.encoder, info
 
 
